@@ -1,0 +1,1 @@
+"""cxsim: customer-journey simulation and what-if modelling."""

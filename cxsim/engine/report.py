@@ -1,0 +1,147 @@
+"""Operational metrics from replication sums: per touchpoint, channel and hour, with CIs.
+
+Each figure is computed per replication and then averaged; its ``_ci`` is the 95% half-width
+of that mean over independent replications (Student t), so it needs at least 2 replications.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats as st
+
+from cxsim.engine.run import ReplicationResult
+from cxsim.engine.stats import FIELDS
+from cxsim.spec import Scenario
+
+F = {name: i for i, name in enumerate(FIELDS)}
+LIVE_KINDS = ("queue",)  # what a contact centre's headline figures pool: live agent queues
+ASSISTED_KINDS = ("queue", "async", "store")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def queue_figures(sums: np.ndarray, staffed: np.ndarray | float) -> dict[str, np.ndarray]:
+    """Contact-centre figures from sums over ``FIELDS`` (first axis), any trailing shape."""
+    g = {name: sums[i] for name, i in F.items()}
+    return {
+        "volume": g["arrivals"],
+        "p_wait": _ratio(g["waited"], g["arrivals"]),
+        "mean_wait": _ratio(g["wait_sum"], g["arrivals"]),
+        "asa": _ratio(g["answer_wait_sum"], g["served"]),
+        "service_level": _ratio(g["within_sl"], g["arrivals"]),
+        "abandon_rate": _ratio(g["abandoned"], g["arrivals"]),
+        "aht": _ratio(g["handle_sum"], g["served"]),
+        "fcr": _ratio(g["resolved"], g["served"]),
+        "transfer_rate": _ratio(g["transferred"], g["served"]),
+        "repeat_rate": _ratio(g["repeats"], g["served"]),
+        "occupancy": _ratio(g["handle_sum"], np.asarray(staffed, float)),
+    }
+
+
+def automation_figures(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Self-service and bot figures: volume, containment, escalation and loop rates."""
+    g = {name: sums[i] for name, i in F.items()}
+    return {
+        "volume": g["arrivals"],
+        "containment": _ratio(g["contained"], g["arrivals"]),
+        "escalation_rate": _ratio(g["escalated"], g["arrivals"]),
+        "loop_rate": _ratio(g["looped"], g["arrivals"]),
+    }
+
+
+def episode_figures(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Need-level figures: resolution, first-contact resolution, effort drivers, TTR."""
+    n = t["needs"]
+    return {
+        "needs": n,
+        "resolved_rate": _ratio(t["resolved"], n),
+        "gave_up_rate": _ratio(t["gave_up"] + t["abandoned"], n),
+        "fcr": _ratio(t["first_contact_resolved"], n),
+        "mean_ttr": _ratio(t["ttr_sum"], t["resolved"]),
+        "contacts_per_need": _ratio(t["contacts"], n),
+        "wait_per_need": _ratio(t["wait_sum"], n),
+        "steps_per_need": _ratio(t["steps"], n),
+        "transfers_per_need": _ratio(t["transfers"], n),
+        "repeats_per_need": _ratio(t["repeats"], n),
+        "switches_per_need": _ratio(t["switches"], n),
+    }
+
+
+def mean_ci(per_rep: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Mean over replications (axis 0) and the half-width of its t confidence interval."""
+    x = np.asarray(per_rep, float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return math.nan, math.nan
+    if x.size < 2:
+        return float(x.mean()), math.nan
+    half = st.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+    return float(x.mean()), float(half)
+
+
+def _summarise(figures: dict[str, np.ndarray]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name, per_rep in figures.items():
+        mean, half = mean_ci(per_rep)
+        out[name] = _clean(mean)
+        out[f"{name}_ci"] = _clean(half)
+    return out
+
+
+def _clean(x: float) -> float | None:
+    return None if not math.isfinite(x) else round(float(x), 6)
+
+
+def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
+    """The metrics document: headline queue figures, then needs, channels, touchpoints,
+    and service level / ASA / volume by hour of day per channel."""
+    names = list(s.touchpoints)
+    kinds = np.array([tp.kind for tp in s.touchpoints.values()])
+    channels = np.array([tp.channel for tp in s.touchpoints.values()])
+    sums = np.stack([r.touchpoint_sums for r in results])  # (rep, tp, field, hour)
+    daily = sums.sum(axis=-1)  # (rep, tp, field)
+    staffed = np.stack([r.staffed_min for r in results])  # (rep, tp)
+
+    def pooled(mask: np.ndarray, automated: bool = False) -> dict[str, np.ndarray]:
+        part = daily[:, mask].sum(axis=1).T  # (field, rep)
+        if automated:
+            return automation_figures(part)
+        return queue_figures(part, staffed[:, mask].sum(axis=1))
+
+    live = np.isin(kinds, LIVE_KINDS)
+    doc: dict = {
+        "replications": len(results),
+        "horizon_days": s.horizon,
+        "warmup_days": s.warmup,
+        "seed": s.seed,
+    }
+    doc.update(_summarise(pooled(live)) if live.any() else {})
+    totals = {k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals}
+    doc["needs"] = _summarise(episode_figures(totals))
+    doc["channels"] = {}
+    for ch in sorted(set(channels)):
+        mask = channels == ch
+        automated = not np.isin(kinds[mask], ASSISTED_KINDS).any()
+        doc["channels"][ch] = _summarise(pooled(mask, automated))
+    doc["touchpoints"] = {}
+    for i, name in enumerate(names):
+        mask = np.arange(len(names)) == i
+        automated = kinds[i] not in ASSISTED_KINDS
+        doc["touchpoints"][name] = {"channel": channels[i], "kind": kinds[i],
+                                    **_summarise(pooled(mask, automated))}
+    doc["by_hour"] = {}
+    for ch in sorted(set(channels)):
+        mask = (channels == ch) & np.isin(kinds, ASSISTED_KINDS)
+        if not mask.any():
+            continue
+        hourly = sums[:, mask].sum(axis=1).mean(axis=0)  # (field, hour), mean over reps
+        fig = queue_figures(hourly, np.full(24, np.nan))
+        doc["by_hour"][ch] = {k: [_clean(v) for v in fig[k]]
+                              for k in ("volume", "service_level", "asa", "abandon_rate")}
+    return doc

@@ -1,0 +1,181 @@
+"""Running a scenario: population, arrivals, the SimPy loop, replications.
+
+Arrivals are Poisson with a piecewise-constant rate (hour of day x day of week), drawn a day
+at a time. They are not SimPy events: an arrival pump feeds them into the loop in time order,
+interleaved with the scheduled follow-ups (``env.peek()``), and only schedules itself when a
+follow-up comes first. A need drawn for a customer who has already left is dropped
+(thinning), so load falls as customers churn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from cxsim.engine.episodes import EpisodeLog
+from cxsim.engine.journey import Episode, JourneyRouter
+from cxsim.engine.nodes import NODE_KINDS, Node
+from cxsim.engine.staffing import staffed_minutes
+from cxsim.engine.stats import TouchpointStats
+from cxsim.engine.streams import generator
+from cxsim.spec import Scenario
+
+MINUTES_PER_DAY = 1440.0
+DAYS_PER_MONTH = 30.0
+
+
+@dataclass
+class Population:
+    """Customers at the start: segment, pain-point intolerance, still active."""
+
+    segment: np.ndarray
+    intolerant: np.ndarray
+    active: np.ndarray
+    offsets: np.ndarray  # first customer id of each segment
+    sizes: np.ndarray
+
+    @classmethod
+    def draw(cls, s: Scenario, rep: int) -> Population:
+        shares = np.array([g.share for g in s.segments.values()])
+        sizes = _apportion(s.population.customers, shares)
+        segment = np.repeat(np.arange(len(sizes), dtype=np.int16), sizes)
+        intolerance = np.array([g.pain_intolerant for g in s.segments.values()])
+        gen = generator(s.seed, rep, "population")
+        intolerant = gen.random(segment.size) < intolerance[segment]
+        offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        return cls(segment, intolerant, np.ones(segment.size, bool), offsets, sizes)
+
+
+def _apportion(total: int, shares: np.ndarray) -> np.ndarray:
+    """Integer sizes summing to ``total`` in proportion to ``shares`` (largest remainder)."""
+    raw = total * shares / shares.sum()
+    sizes = np.floor(raw).astype(np.int64)
+    sizes[np.argsort(raw - sizes)[::-1][: total - sizes.sum()]] += 1
+    return sizes
+
+
+class Arrivals:
+    """Needs as they arise: (time, customer, segment, reason), drawn one day at a time."""
+
+    def __init__(self, s: Scenario, pop: Population, rep: int) -> None:
+        self.gen = generator(s.seed, rep, "arrivals")
+        needs = np.array([g.needs_per_month for g in s.segments.values()])
+        volume = pop.sizes * needs / (DAYS_PER_MONTH * MINUTES_PER_DAY)  # per minute
+        self.rate = float(volume.sum())
+        self.seg_p = volume / self.rate if self.rate > 0 else np.full(len(needs), 1 / len(needs))
+        hourly = np.asarray(s.population.hourly_profile, float)
+        weekday = np.asarray(s.population.weekday_profile, float)
+        self.hourly = hourly / hourly.mean()
+        self.weekday = weekday / weekday.mean()
+        self.reason_p = np.array([j.share for j in s.journeys.values()])
+        self.pop = pop
+        self.days = int(np.ceil(s.horizon))
+        self.end = s.horizon * MINUTES_PER_DAY
+
+    def day(self, d: int) -> tuple[list, list, list, list]:
+        g = self.gen
+        lam = self.rate * 60.0 * self.hourly * self.weekday[d % 7]
+        counts = g.poisson(lam)
+        start = d * MINUTES_PER_DAY + 60.0 * np.repeat(np.arange(24), counts)
+        times = np.sort(start + 60.0 * g.random(start.size))
+        n = times.size
+        seg = np.searchsorted(np.cumsum(self.seg_p), g.random(n) * self.seg_p.sum(), "right")
+        seg = np.minimum(seg, len(self.seg_p) - 1)
+        cust = self.pop.offsets[seg] + (g.random(n) * self.pop.sizes[seg]).astype(np.int64)
+        reason = np.searchsorted(np.cumsum(self.reason_p), g.random(n) * self.reason_p.sum(),
+                                 "right")
+        reason = np.minimum(reason, len(self.reason_p) - 1)
+        keep = times < self.end
+        return (times[keep].tolist(), cust[keep].tolist(), seg[keep].tolist(),
+                reason[keep].tolist())
+
+
+@dataclass
+class ReplicationResult:
+    """What one replication measured: sums per touchpoint and episode totals (+ rows)."""
+
+    replication: int
+    touchpoint_sums: np.ndarray  # (touchpoint, field, hour)
+    staffed_min: np.ndarray  # agent-minutes on duty in the window, per touchpoint
+    episode_totals: dict[str, float]
+    episodes_ended: list[int]
+    arrivals: int
+    episodes: pd.DataFrame | None
+
+
+class Replication:
+    """One independent run of a scenario (its own streams: seed, replication)."""
+
+    def __init__(self, s: Scenario, rep: int, keep_rows: bool = False) -> None:
+        self.s, self.rep = s, rep
+        self.env = simpy.Environment()
+        lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
+        self.window = (lo, hi)
+        self.nodes: list[Node] = [
+            NODE_KINDS[tp.kind](i, name, tp, s, rep, TouchpointStats(lo, hi))
+            for i, (name, tp) in enumerate(s.touchpoints.items())
+        ]
+        self.log = EpisodeLog(lo, hi, keep_rows)
+        self.router = JourneyRouter(s, self.nodes, self.env, rep, self.log)
+        self.pop = Population.draw(s, rep)
+        self.arrivals = Arrivals(s, self.pop, rep)
+        self._day = -1
+        self._times: list[float] = []
+        self._i = 0
+        self.n_arrivals = 0
+
+    def _pump(self, _ev: object = None) -> None:
+        """Feed every arrival due before the next scheduled event, then wait for it."""
+        env, router, pop = self.env, self.router, self.pop
+        active, intolerant = pop.active, pop.intolerant
+        while True:
+            if self._i == len(self._times):
+                self._day += 1
+                if self._day >= self.arrivals.days:
+                    return
+                self._times, self._cust, self._seg, self._reason = self.arrivals.day(self._day)
+                self._i = 0
+                continue
+            i = self._i
+            t = self._times[i]
+            if t > env.peek():
+                env.timeout(t - env.now).callbacks.append(self._pump)
+                return
+            self._i = i + 1
+            cust = self._cust[i]
+            if not active[cust]:
+                continue
+            ep = Episode(self.n_arrivals, cust, self._seg[i], self._reason[i], t,
+                         bool(intolerant[cust]))
+            self.n_arrivals += 1
+            router.arrive(ep, t)
+
+    def run(self, on_day: Callable[[], None] | None = None) -> ReplicationResult:
+        s = self.s
+        env = self.env
+        if on_day is not None:
+            def tick(_ev: object) -> None:
+                on_day()
+                if env.now + MINUTES_PER_DAY <= s.horizon * MINUTES_PER_DAY:
+                    env.timeout(MINUTES_PER_DAY).callbacks.append(tick)
+            env.timeout(MINUTES_PER_DAY).callbacks.append(tick)
+        env.timeout(0).callbacks.append(self._pump)
+        env.run(until=s.horizon * MINUTES_PER_DAY)
+        lo, hi = self.window
+        staffed = np.array([
+            staffed_minutes(n.weekly_agents, lo, hi) if hasattr(n, "weekly_agents") else 0.0
+            for n in self.nodes
+        ])
+        frame = None
+        if self.log.keep_rows:
+            frame = self.log.frame(self.router.segments, self.router.reasons,
+                                   self.router.channels, [n.name for n in self.nodes])
+            frame.insert(0, "replication", self.rep)
+        return ReplicationResult(
+            self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
+            dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
+        )

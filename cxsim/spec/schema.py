@@ -1,0 +1,149 @@
+"""The scenario, as typed dataclasses: what a journey map, a population and a contact centre *are*.
+
+Every number says its unit in its name (``_min`` minutes, ``_hour`` hours, ``per_month`` per
+30 days, a share is in [0, 1]). Defaults and their sources are in ``configs/``; the dataclasses
+are registered in Hydra's ConfigStore so a YAML file with a misspelt key or a wrong type is
+rejected while it is composed. Semantic checks (ranges, references, loops) live in
+:mod:`cxsim.spec.validate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+TOUCHPOINT_KINDS = ("self_service", "bot", "queue", "async", "store")
+DISTRIBUTIONS = ("lognormal", "exponential", "gamma", "fixed")
+STAGES = ("awareness", "consideration", "purchase", "post_purchase", "loyalty")
+DAY_SETS = ("all", "weekdays", "weekends", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class Duration:
+    """A random duration in minutes: its mean, its coefficient of variation and its law."""
+
+    mean_min: float = 5.0
+    cv: float = 1.0
+    dist: str = "lognormal"
+
+
+@dataclass
+class Shift:
+    """``agents`` people on duty from ``start_hour`` to ``end_hour`` (0-24) on ``days``."""
+
+    start_hour: float = 0.0
+    end_hour: float = 24.0
+    agents: int = 0
+    days: str = "all"
+
+
+@dataclass
+class Touchpoint:
+    """One place where a need can be handled.
+
+    ``kind`` decides which fields apply:
+
+    - ``self_service`` (web knowledge base, app): ``duration``, ``containment``.
+    - ``bot`` (chatbot): ``duration``, ``containment``; a need it does not contain is escalated
+      to the queue ``escalate_to`` with probability ``escalation``, otherwise the customer is
+      stuck in a loop for ``loop_min`` and leaves the bot.
+    - ``queue`` (phone, live chat, social): agents by ``shifts``, ``handle`` time, ``fcr``,
+      ``transfer_to``/``transfer_prob``, abandonment by the segment's patience x
+      ``patience_factor``, service level within ``sl_threshold_min``.
+    - ``async`` (e-mail): a queue worked by ``shifts`` with no abandonment.
+    - ``store``: a queue open while staffed, reached after ``travel_min``.
+    """
+
+    channel: str = MISSING
+    kind: str = MISSING
+    steps: int = 0
+    duration: Duration = field(default_factory=Duration)
+    containment: float = 0.0
+    escalate_to: str | None = None
+    escalation: float = 1.0
+    loop_min: float = 4.0
+    shifts: list[Shift] = field(default_factory=list)
+    handle: Duration = field(default_factory=Duration)
+    fcr: float = 0.75
+    transfer_to: str | None = None
+    transfer_prob: float = 0.0
+    context_carryover: float | None = None
+    patience_factor: float = 1.0
+    sl_threshold_min: float = 0.5
+    travel_min: float = 0.0
+
+
+@dataclass
+class Journey:
+    """How one contact reason is handled: its procedure and the touchpoints that can serve it.
+
+    ``touchpoints`` are entry points; the customer picks one by channel preference and falls back
+    to the others after a failure. ``steps`` is the length of the procedure itself (forms,
+    checks, documents); ``handle_factor`` scales agents' handle time for this reason.
+    """
+
+    share: float = MISSING
+    stage: str = "post_purchase"
+    steps: int = 1
+    touchpoints: list[str] = MISSING
+    handle_factor: float = 1.0
+
+
+@dataclass
+class Segment:
+    """A customer segment: how many, how often they need help, where and how patiently."""
+
+    share: float = MISSING
+    needs_per_month: float = 0.5
+    patience_min: float | None = 3.0
+    pain_intolerant: float = 0.1
+    retry_prob: float = 0.7
+    preference: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Population:
+    """The customers at the start of the horizon and when in the week their needs arise."""
+
+    customers: int = 10_000
+    hourly_profile: list[float] = field(default_factory=lambda: [1.0] * 24)
+    weekday_profile: list[float] = field(default_factory=lambda: [1.0] * 7)
+
+
+@dataclass
+class Handoffs:
+    """What happens when a need passes from one touchpoint to another."""
+
+    context_carryover: float = 0.3
+    repeat_explanation_min: float = 2.0
+    retry_delay_min: float = 20.0
+    recontact_delay_hour: float = 24.0
+    max_contacts: int = 4
+
+
+@dataclass
+class Scenario:
+    """A whole scenario: journey map, population, contact centre and the run settings."""
+
+    horizon: float = 28.0
+    warmup: float = 1.0
+    replications: int = 3
+    seed: int = 20261122
+    touchpoints: dict[str, Touchpoint] = field(default_factory=dict)
+    journeys: dict[str, Journey] = field(default_factory=dict)
+    segments: dict[str, Segment] = field(default_factory=dict)
+    population: Population = field(default_factory=Population)
+    handoffs: Handoffs = field(default_factory=Handoffs)
+    # Free-form blocks that configs may use for interpolation (e.g. the Erlang experiment's
+    # ``queue`` knobs); the engine never reads them.
+    queue: Any = None
+
+
+@dataclass
+class SimulateConfig(Scenario):
+    """``cxsim-simulate``'s config: a scenario plus what to write and show."""
+
+    experience_log: bool = False  # also write the per-episode log as episodes.parquet
+    progress: bool = True  # progress bar on long runs (off when not a terminal)

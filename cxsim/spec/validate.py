@@ -1,0 +1,214 @@
+"""Semantic checks of a scenario: a scenario that passes them can always be simulated.
+
+Type and key errors are caught earlier, when Hydra merges the YAML into the typed schema; this
+module checks what types cannot say: ranges, shares summing to one, references between
+touchpoints, handoff chains that could loop forever.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from cxsim.spec.schema import (
+    DAY_SETS,
+    DISTRIBUTIONS,
+    STAGES,
+    TOUCHPOINT_KINDS,
+    Duration,
+    Scenario,
+)
+
+SHARE_TOLERANCE = 1e-6
+ASSISTED_KINDS = ("queue", "async", "store")
+
+
+class SpecError(ValueError):
+    """A scenario that cannot be simulated; ``key`` is the dotted path of the faulty field."""
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        self.key, self.value, self.reason = key, value, reason
+        super().__init__(f"{key} = {value!r}: {reason}")
+
+
+def _finite(key: str, value: float, *, low: float = 0.0, strict: bool = False) -> None:
+    bad = not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value)
+    if bad or value < low or (strict and value == low) or math.isinf(value):
+        bound = f"> {low:g}" if strict else f">= {low:g}"
+        raise SpecError(key, value, f"must be a finite number {bound}")
+
+
+def _share(key: str, value: float) -> None:
+    if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise SpecError(key, value, "a probability or share must lie in [0, 1]")
+
+
+def _one_of(key: str, value: str, allowed: Iterable[str]) -> None:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise SpecError(key, value, f"must be one of {', '.join(allowed)}")
+
+
+def _sums_to_one(key: str, shares: dict[str, float]) -> None:
+    total = sum(shares.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        listed = ", ".join(f"{k}={v:g}" for k, v in shares.items())
+        raise SpecError(key, round(total, 9), f"shares must sum to 1 ({listed})")
+
+
+def _duration(key: str, d: Duration) -> None:
+    _finite(f"{key}.mean_min", d.mean_min, strict=d.dist != "fixed")
+    _finite(f"{key}.cv", d.cv)
+    _one_of(f"{key}.dist", d.dist, DISTRIBUTIONS)
+
+
+def validate(s: Scenario) -> Scenario:
+    """Check ``s`` and return it unchanged; raise :class:`SpecError` naming the first bad field."""
+    _finite("horizon", s.horizon, strict=True)
+    _finite("warmup", s.warmup)
+    if s.warmup >= s.horizon:
+        raise SpecError("warmup", s.warmup, f"must be shorter than the horizon ({s.horizon:g} d)")
+    if not isinstance(s.replications, int) or s.replications < 1:
+        raise SpecError("replications", s.replications, "must be an integer >= 1")
+    if not isinstance(s.seed, int) or s.seed < 0:
+        raise SpecError("seed", s.seed, "must be a non-negative integer")
+    if not s.touchpoints:
+        raise SpecError("touchpoints", {}, "a scenario needs at least one touchpoint")
+    _touchpoints(s)
+    _journeys(s)
+    _segments(s)
+    _population(s)
+    h = s.handoffs
+    _share("handoffs.context_carryover", h.context_carryover)
+    _finite("handoffs.repeat_explanation_min", h.repeat_explanation_min)
+    _finite("handoffs.retry_delay_min", h.retry_delay_min)
+    _finite("handoffs.recontact_delay_hour", h.recontact_delay_hour)
+    if not isinstance(h.max_contacts, int) or h.max_contacts < 1:
+        raise SpecError("handoffs.max_contacts", h.max_contacts, "must be an integer >= 1")
+    return s
+
+
+def _touchpoints(s: Scenario) -> None:
+    tps = s.touchpoints
+    for name, tp in tps.items():
+        key = f"touchpoints.{name}"
+        _one_of(f"{key}.kind", tp.kind, TOUCHPOINT_KINDS)
+        if not tp.channel:
+            raise SpecError(f"{key}.channel", tp.channel, "must name a channel")
+        if not isinstance(tp.steps, int) or tp.steps < 0:
+            raise SpecError(f"{key}.steps", tp.steps, "must be an integer >= 0")
+        for prob in ("containment", "escalation", "fcr", "transfer_prob"):
+            _share(f"{key}.{prob}", getattr(tp, prob))
+        if tp.context_carryover is not None:
+            _share(f"{key}.context_carryover", tp.context_carryover)
+        _finite(f"{key}.loop_min", tp.loop_min)
+        _finite(f"{key}.patience_factor", tp.patience_factor)
+        _finite(f"{key}.sl_threshold_min", tp.sl_threshold_min)
+        _finite(f"{key}.travel_min", tp.travel_min)
+        if tp.kind in ("self_service", "bot"):
+            _duration(f"{key}.duration", tp.duration)
+        if tp.kind in ASSISTED_KINDS:
+            _duration(f"{key}.handle", tp.handle)
+            for i, sh in enumerate(tp.shifts):
+                sk = f"{key}.shifts[{i}]"
+                if not 0 <= sh.start_hour < sh.end_hour <= 24:
+                    raise SpecError(
+                        f"{sk}.start_hour", (sh.start_hour, sh.end_hour),
+                        "need 0 <= start_hour < end_hour <= 24",
+                    )
+                if not isinstance(sh.agents, int) or sh.agents < 0:
+                    raise SpecError(f"{sk}.agents", sh.agents, "must be an integer >= 0")
+                _one_of(f"{sk}.days", sh.days, DAY_SETS)
+        if tp.escalate_to is not None:
+            if tp.kind != "bot":
+                raise SpecError(f"{key}.escalate_to", tp.escalate_to, "only a bot escalates")
+            _assisted_target(s, f"{key}.escalate_to", tp.escalate_to)
+        if tp.transfer_to is not None:
+            if tp.kind not in ASSISTED_KINDS:
+                raise SpecError(f"{key}.transfer_to", tp.transfer_to, "only agents transfer")
+            _assisted_target(s, f"{key}.transfer_to", tp.transfer_to)
+            if tp.transfer_to == name:
+                raise SpecError(f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself")
+    _no_handoff_loop(s)
+
+
+def _assisted_target(s: Scenario, key: str, target: str) -> None:
+    if target not in s.touchpoints:
+        known = ", ".join(sorted(s.touchpoints))
+        raise SpecError(key, target, f"no such touchpoint (known: {known})")
+    if s.touchpoints[target].kind not in ASSISTED_KINDS:
+        raise SpecError(key, target, f"a handoff must reach agents ({'/'.join(ASSISTED_KINDS)})")
+
+
+def _no_handoff_loop(s: Scenario) -> None:
+    """Reject a chain of transfers that returns to where it started: it could loop forever."""
+    for start, tp in s.touchpoints.items():
+        seen, here = [start], tp
+        while here.transfer_to is not None and here.transfer_prob > 0:
+            nxt = here.transfer_to
+            if nxt in seen:
+                chain = " -> ".join([*seen, nxt])
+                raise SpecError(f"touchpoints.{start}.transfer_to", tp.transfer_to,
+                                f"transfers loop forever ({chain})")
+            seen.append(nxt)
+            here = s.touchpoints[nxt]
+
+
+def _journeys(s: Scenario) -> None:
+    if not s.journeys:
+        raise SpecError("journeys", {}, "a scenario needs at least one contact reason")
+    for name, j in s.journeys.items():
+        key = f"journeys.{name}"
+        _share(f"{key}.share", j.share)
+        _one_of(f"{key}.stage", j.stage, STAGES)
+        if not isinstance(j.steps, int) or j.steps < 0:
+            raise SpecError(f"{key}.steps", j.steps, "must be an integer >= 0")
+        _finite(f"{key}.handle_factor", j.handle_factor, strict=True)
+        if not j.touchpoints:
+            raise SpecError(f"{key}.touchpoints", [], "a journey needs at least one touchpoint")
+        for i, tp in enumerate(j.touchpoints):
+            if tp not in s.touchpoints:
+                known = ", ".join(sorted(s.touchpoints))
+                raise SpecError(f"{key}.touchpoints[{i}]", tp, f"no such touchpoint ({known})")
+        if len(set(j.touchpoints)) != len(j.touchpoints):
+            raise SpecError(f"{key}.touchpoints", list(j.touchpoints), "lists a touchpoint twice")
+    _sums_to_one("journeys.*.share", {k: j.share for k, j in s.journeys.items()})
+
+
+def _segments(s: Scenario) -> None:
+    if not s.segments:
+        raise SpecError("segments", {}, "a scenario needs at least one customer segment")
+    channels = {tp.channel for tp in s.touchpoints.values()}
+    for name, seg in s.segments.items():
+        key = f"segments.{name}"
+        _share(f"{key}.share", seg.share)
+        _finite(f"{key}.needs_per_month", seg.needs_per_month)
+        if seg.patience_min is not None:
+            _finite(f"{key}.patience_min", seg.patience_min, strict=True)
+        _share(f"{key}.pain_intolerant", seg.pain_intolerant)
+        _share(f"{key}.retry_prob", seg.retry_prob)
+        for ch, w in seg.preference.items():
+            if ch not in channels:
+                raise SpecError(f"{key}.preference.{ch}", w,
+                                f"no touchpoint uses channel {ch!r} ({', '.join(sorted(channels))})")
+            _finite(f"{key}.preference.{ch}", w)
+        for jname, j in s.journeys.items():
+            weights = [seg.preference.get(s.touchpoints[t].channel, 0.0) for t in j.touchpoints]
+            if sum(weights) <= 0:
+                raise SpecError(f"{key}.preference", dict(seg.preference),
+                                f"gives no weight to any channel of journey {jname!r}")
+    _sums_to_one("segments.*.share", {k: g.share for k, g in s.segments.items()})
+
+
+def _population(s: Scenario) -> None:
+    p = s.population
+    if not isinstance(p.customers, int) or p.customers < 1:
+        raise SpecError("population.customers", p.customers, "must be an integer >= 1")
+    for key, prof, n in (("hourly_profile", p.hourly_profile, 24),
+                         ("weekday_profile", p.weekday_profile, 7)):
+        if len(prof) != n:
+            raise SpecError(f"population.{key}", list(prof), f"needs exactly {n} values")
+        for i, v in enumerate(prof):
+            _finite(f"population.{key}[{i}]", v)
+        if sum(prof) <= 0:
+            raise SpecError(f"population.{key}", list(prof), "needs at least one positive value")

@@ -1,14 +1,13 @@
 """``cxsim-simulate``: compose a scenario with Hydra, simulate it, write ``metrics.json``.
 
-    cxsim-simulate                                  # the default scenario
-    cxsim-simulate experiment=erlang queue.agents=12 hydra.run.dir=out
-    cxsim-simulate experience_log=true              # also episodes.parquet
+cxsim-simulate                                  # the default scenario
+cxsim-simulate experiment=erlang queue.agents=12 hydra.run.dir=out
+cxsim-simulate experience_log=true              # also episodes.parquet
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -19,8 +18,8 @@ from cxsim.spec import SpecError, config_dir, load_scenario
 
 def run(cfg: DictConfig) -> dict:
     """Simulate the composed config; write results into the Hydra run directory."""
-    from cxsim.engine import simulate
     from cxsim.apps.table import print_metrics
+    from cxsim.engine import simulate
 
     try:
         scenario = load_scenario(cfg)

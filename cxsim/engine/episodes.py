@@ -16,13 +16,41 @@ if TYPE_CHECKING:
     from cxsim.engine.journey import Episode
 
 COLUMNS = (
-    "episode", "customer", "segment", "reason", "start_min", "end_min", "outcome",
-    "first_channel", "channels", "touchpoints", "contacts", "wait_min", "handle_min", "steps",
-    "transfers", "repeats", "switches", "bot",
+    "episode",
+    "customer",
+    "segment",
+    "reason",
+    "start_min",
+    "end_min",
+    "outcome",
+    "first_channel",
+    "channels",
+    "touchpoints",
+    "contacts",
+    "wait_min",
+    "handle_min",
+    "steps",
+    "transfers",
+    "repeats",
+    "switches",
+    "bot",
 )
-TOTALS = ("needs", "in_system", "resolved", "abandoned", "gave_up", "first_contact_resolved",
-          "ttr_sum", "contacts", "wait_sum", "handle_sum", "steps", "transfers", "repeats",
-          "switches")
+TOTALS = (
+    "needs",
+    "in_system",
+    "resolved",
+    "abandoned",
+    "gave_up",
+    "first_contact_resolved",
+    "ttr_sum",
+    "contacts",
+    "wait_sum",
+    "handle_sum",
+    "steps",
+    "transfers",
+    "repeats",
+    "switches",
+)
 
 
 class EpisodeLog:
@@ -54,15 +82,35 @@ class EpisodeLog:
             tot["switches"] += ep.switches
         if self.keep_rows:
             r = self.rows
-            for col, value in zip(COLUMNS, (
-                ep.id, ep.customer, ep.segment, ep.reason, ep.t0, t_end, outcome,
-                ep.first_channel, ep.channels, ep.touchpoints, ep.contacts, ep.wait, ep.handle,
-                ep.steps, ep.transfers, ep.repeats, ep.switches, ep.bot,
-            ), strict=True):
+            for col, value in zip(
+                COLUMNS,
+                (
+                    ep.id,
+                    ep.customer,
+                    ep.segment,
+                    ep.reason,
+                    ep.t0,
+                    t_end,
+                    outcome,
+                    ep.first_channel,
+                    ep.channels,
+                    ep.touchpoints,
+                    ep.contacts,
+                    ep.wait,
+                    ep.handle,
+                    ep.steps,
+                    ep.transfers,
+                    ep.repeats,
+                    ep.switches,
+                    ep.bot,
+                ),
+                strict=True,
+            ):
                 r[col].append(value)
 
-    def frame(self, segments: list[str], reasons: list[str], channels: list[str],
-              touchpoints: list[str]) -> pd.DataFrame:
+    def frame(
+        self, segments: list[str], reasons: list[str], channels: list[str], touchpoints: list[str]
+    ) -> pd.DataFrame:
         """The rows as a DataFrame, codes decoded to names ('|'-joined for several)."""
         df = pd.DataFrame({c: np.asarray(v) for c, v in self.rows.items()})
         if df.empty:
@@ -75,8 +123,9 @@ class EpisodeLog:
         df["first_channel"] = [channels[i] if i >= 0 else "" for i in df["first_channel"]]
         df["channels"] = [_names(m, channels) for m in df["channels"]]
         df["touchpoints"] = [_names(m, touchpoints) for m in df["touchpoints"]]
-        df["bot"] = pd.Categorical.from_codes(df["bot"], ["none", "contained", "escalated",
-                                                          "looped"])
+        df["bot"] = pd.Categorical.from_codes(
+            df["bot"], ["none", "contained", "escalated", "looped"]
+        )
         df["resolved"] = df["outcome"] == "resolved"
         df["ttr_min"] = np.where(df["resolved"], df["end_min"] - df["start_min"], np.nan)
         return df

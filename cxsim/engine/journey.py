@@ -39,13 +39,31 @@ class Episode:
     """One need of one customer travelling through touchpoints (a mutable record)."""
 
     __slots__ = (
-        "id", "customer", "segment", "reason", "t0", "intolerant", "tried", "contacts",
-        "wait", "handle", "steps", "transfers", "repeats", "switches", "bot", "explained",
-        "channel", "first_channel", "channels", "touchpoints",
+        "id",
+        "customer",
+        "segment",
+        "reason",
+        "t0",
+        "intolerant",
+        "tried",
+        "contacts",
+        "wait",
+        "handle",
+        "steps",
+        "transfers",
+        "repeats",
+        "switches",
+        "bot",
+        "explained",
+        "channel",
+        "first_channel",
+        "channels",
+        "touchpoints",
     )
 
-    def __init__(self, id: int, customer: int, segment: int, reason: int, t0: float,
-                 intolerant: bool) -> None:
+    def __init__(
+        self, id: int, customer: int, segment: int, reason: int, t0: float, intolerant: bool
+    ) -> None:
         self.id, self.customer, self.segment, self.reason = id, customer, segment, reason
         self.t0, self.intolerant = t0, intolerant
         self.tried = 0  # bitmask of touchpoints tried
@@ -60,8 +78,9 @@ class Episode:
 class JourneyRouter:
     """Moves episodes between nodes; owns the SimPy environment's follow-up events."""
 
-    def __init__(self, s: Scenario, nodes: list[Node], env: simpy.Environment, rep: int,
-                 log: EpisodeLog) -> None:
+    def __init__(
+        self, s: Scenario, nodes: list[Node], env: simpy.Environment, rep: int, log: EpisodeLog
+    ) -> None:
         self.env, self.nodes, self.log = env, nodes, log
         self.by_name = {n.name: n for n in nodes}
         self.channels = sorted({n.tp.channel for n in nodes})
@@ -78,10 +97,13 @@ class JourneyRouter:
         self.reason_steps = [j.steps for j in s.journeys.values()]
         self.handle_factor = [j.handle_factor for j in s.journeys.values()]
         # weights[segment][reason][k]: preference for the k-th entry touchpoint of a journey.
-        self.weights = [[[g.preference.get(n.tp.channel, 0.0) for n in entries]
-                         for entries in self.entries] for g in s.segments.values()]
-        self.patience_mean = [INF if g.patience_min is None else g.patience_min
-                              for g in s.segments.values()]
+        self.weights = [
+            [[g.preference.get(n.tp.channel, 0.0) for n in entries] for entries in self.entries]
+            for g in s.segments.values()
+        ]
+        self.patience_mean = [
+            INF if g.patience_min is None else g.patience_min for g in s.segments.values()
+        ]
         self.intolerant_patience = INTOLERANT_PATIENCE
         self.retry_prob = [g.retry_prob for g in s.segments.values()]
         h = s.handoffs
@@ -154,11 +176,13 @@ class JourneyRouter:
             ep.steps += self.reason_steps[ep.reason]
             self._at_end(ep, done, RESOLVED_EP)
         elif outcome == HANDOFF:
-            ep.transfers += 1
-            self._at(done, ep, self.visit, target)
+            if target.is_open(done):
+                ep.transfers += 1
+                self._at(done, ep, self.visit, target)
+            else:  # nobody to hand over to at this hour: a failed bot, an unresolved call
+                self._fallback(ep, done, GAVE_UP, again=node.kind != "bot")
         elif outcome == FAILED or outcome == ABANDONED:
-            self._fallback(ep, done, ABANDONED_EP if outcome == ABANDONED else GAVE_UP,
-                           again=False)
+            self._fallback(ep, done, ABANDONED_EP if outcome == ABANDONED else GAVE_UP, again=False)
         else:  # served but unresolved: contact again later
             self._fallback(ep, done, GAVE_UP, again=True)
 
@@ -176,4 +200,3 @@ class JourneyRouter:
     def finish(self, ep: Episode, t: float, outcome: int) -> None:
         self.open_episodes -= 1
         self.log.record(ep, min(t, self.end), outcome)
-

@@ -42,8 +42,9 @@ class Node:
 
     kind = ""
 
-    def __init__(self, idx: int, name: str, tp: Touchpoint, s: Scenario, rep: int,
-                 stats: TouchpointStats) -> None:
+    def __init__(
+        self, idx: int, name: str, tp: Touchpoint, s: Scenario, rep: int, stats: TouchpointStats
+    ) -> None:
         self.idx, self.name, self.tp = idx, name, tp
         self.steps = tp.steps
         self.lead_min = tp.travel_min
@@ -191,5 +192,10 @@ class QueueNode(Node):
         return end, outcome, target
 
 
-NODE_KINDS = {"self_service": SelfServiceNode, "bot": BotNode, "queue": QueueNode,
-              "async": QueueNode, "store": QueueNode}
+NODE_KINDS = {
+    "self_service": SelfServiceNode,
+    "bot": BotNode,
+    "queue": QueueNode,
+    "async": QueueNode,
+    "store": QueueNode,
+}

@@ -122,7 +122,9 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
         "seed": s.seed,
     }
     doc.update(_summarise(pooled(live)) if live.any() else {})
-    totals = {k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals}
+    totals = {
+        k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals
+    }
     doc["needs"] = _summarise(episode_figures(totals))
     doc["channels"] = {}
     for ch in sorted(set(channels)):
@@ -133,8 +135,11 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     for i, name in enumerate(names):
         mask = np.arange(len(names)) == i
         automated = kinds[i] not in ASSISTED_KINDS
-        doc["touchpoints"][name] = {"channel": channels[i], "kind": kinds[i],
-                                    **_summarise(pooled(mask, automated))}
+        doc["touchpoints"][name] = {
+            "channel": channels[i],
+            "kind": kinds[i],
+            **_summarise(pooled(mask, automated)),
+        }
     doc["by_hour"] = {}
     for ch in sorted(set(channels)):
         mask = (channels == ch) & np.isin(kinds, ASSISTED_KINDS)
@@ -142,6 +147,8 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             continue
         hourly = sums[:, mask].sum(axis=1).mean(axis=0)  # (field, hour), mean over reps
         fig = queue_figures(hourly, np.full(24, np.nan))
-        doc["by_hour"][ch] = {k: [_clean(v) for v in fig[k]]
-                              for k in ("volume", "service_level", "asa", "abandon_rate")}
+        doc["by_hour"][ch] = {
+            k: [_clean(v) for v in fig[k]]
+            for k in ("volume", "service_level", "asa", "abandon_rate")
+        }
     return doc

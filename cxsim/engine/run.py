@@ -86,12 +86,17 @@ class Arrivals:
         seg = np.searchsorted(np.cumsum(self.seg_p), g.random(n) * self.seg_p.sum(), "right")
         seg = np.minimum(seg, len(self.seg_p) - 1)
         cust = self.pop.offsets[seg] + (g.random(n) * self.pop.sizes[seg]).astype(np.int64)
-        reason = np.searchsorted(np.cumsum(self.reason_p), g.random(n) * self.reason_p.sum(),
-                                 "right")
+        reason = np.searchsorted(
+            np.cumsum(self.reason_p), g.random(n) * self.reason_p.sum(), "right"
+        )
         reason = np.minimum(reason, len(self.reason_p) - 1)
         keep = times < self.end
-        return (times[keep].tolist(), cust[keep].tolist(), seg[keep].tolist(),
-                reason[keep].tolist())
+        return (
+            times[keep].tolist(),
+            cust[keep].tolist(),
+            seg[keep].tolist(),
+            reason[keep].tolist(),
+        )
 
 
 @dataclass
@@ -149,8 +154,9 @@ class Replication:
             cust = self._cust[i]
             if not active[cust]:
                 continue
-            ep = Episode(self.n_arrivals, cust, self._seg[i], self._reason[i], t,
-                         bool(intolerant[cust]))
+            ep = Episode(
+                self.n_arrivals, cust, self._seg[i], self._reason[i], t, bool(intolerant[cust])
+            )
             self.n_arrivals += 1
             router.arrive(ep, t)
 
@@ -158,24 +164,37 @@ class Replication:
         s = self.s
         env = self.env
         if on_day is not None:
+
             def tick(_ev: object) -> None:
                 on_day()
                 if env.now + MINUTES_PER_DAY <= s.horizon * MINUTES_PER_DAY:
                     env.timeout(MINUTES_PER_DAY).callbacks.append(tick)
+
             env.timeout(MINUTES_PER_DAY).callbacks.append(tick)
         env.timeout(0).callbacks.append(self._pump)
         env.run(until=s.horizon * MINUTES_PER_DAY)
         lo, hi = self.window
-        staffed = np.array([
-            staffed_minutes(n.weekly_agents, lo, hi) if hasattr(n, "weekly_agents") else 0.0
-            for n in self.nodes
-        ])
+        staffed = np.array(
+            [
+                staffed_minutes(n.weekly_agents, lo, hi) if hasattr(n, "weekly_agents") else 0.0
+                for n in self.nodes
+            ]
+        )
         frame = None
         if self.log.keep_rows:
-            frame = self.log.frame(self.router.segments, self.router.reasons,
-                                   self.router.channels, [n.name for n in self.nodes])
+            frame = self.log.frame(
+                self.router.segments,
+                self.router.reasons,
+                self.router.channels,
+                [n.name for n in self.nodes],
+            )
             frame.insert(0, "replication", self.rep)
         return ReplicationResult(
-            self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
-            dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
+            self.rep,
+            np.stack([n.stats.array() for n in self.nodes]),
+            staffed,
+            dict(self.log.totals),
+            list(self.log.ended),
+            self.n_arrivals,
+            frame,
         )

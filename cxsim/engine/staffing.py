@@ -13,8 +13,16 @@ from cxsim.spec import Shift
 
 HOURS_PER_WEEK = 168
 DAYS = {
-    "all": range(7), "weekdays": range(5), "weekends": (5, 6),
-    "mon": (0,), "tue": (1,), "wed": (2,), "thu": (3,), "fri": (4,), "sat": (5,), "sun": (6,),
+    "all": range(7),
+    "weekdays": range(5),
+    "weekends": (5, 6),
+    "mon": (0,),
+    "tue": (1,),
+    "wed": (2,),
+    "thu": (3,),
+    "fri": (4,),
+    "sat": (5,),
+    "sun": (6,),
 }
 
 

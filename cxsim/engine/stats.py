@@ -11,9 +11,23 @@ from __future__ import annotations
 import numpy as np
 
 FIELDS = (
-    "arrivals", "served", "abandoned", "unserved", "waited", "wait_sum", "answer_wait_sum",
-    "within_sl", "handle_sum", "resolved", "transferred", "unresolved", "repeats",
-    "contained", "escalated", "looped", "failed",
+    "arrivals",
+    "served",
+    "abandoned",
+    "unserved",
+    "waited",
+    "wait_sum",
+    "answer_wait_sum",
+    "within_sl",
+    "handle_sum",
+    "resolved",
+    "transferred",
+    "unresolved",
+    "repeats",
+    "contained",
+    "escalated",
+    "looped",
+    "failed",
 )
 RESOLVED, FAILED, HANDOFF, UNRESOLVED = 1, 2, 5, 4
 BOT_CONTAINED, BOT_ESCALATED = 1, 2
@@ -68,8 +82,9 @@ class TouchpointStats:
             self.unserved[h] += 1
             self.waited[h] += 1
 
-    def on_served(self, t: float, wait: float, handle: float, within_sl: bool, outcome: int,
-               repeat: int) -> None:
+    def on_served(
+        self, t: float, wait: float, handle: float, within_sl: bool, outcome: int, repeat: int
+    ) -> None:
         h = self._hour(t)
         if h < 0:
             return

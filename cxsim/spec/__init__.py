@@ -29,8 +29,19 @@ from cxsim.spec.schema import (
 from cxsim.spec.validate import SpecError, validate
 
 __all__ = [
-    "Duration", "Handoffs", "Journey", "Population", "Scenario", "Segment", "Shift",
-    "SpecError", "Touchpoint", "compose_scenario", "config_dir", "load_scenario", "validate",
+    "Duration",
+    "Handoffs",
+    "Journey",
+    "Population",
+    "Scenario",
+    "Segment",
+    "Shift",
+    "SpecError",
+    "Touchpoint",
+    "compose_scenario",
+    "config_dir",
+    "load_scenario",
+    "validate",
 ]
 
 MINUTES_PER_MONTH = 30 * 24 * 60

@@ -99,6 +99,12 @@ def _touchpoints(s: Scenario) -> None:
             raise SpecError(f"{key}.steps", tp.steps, "must be an integer >= 0")
         for prob in ("containment", "escalation", "fcr", "transfer_prob"):
             _share(f"{key}.{prob}", getattr(tp, prob))
+        if tp.fcr + tp.transfer_prob > 1 + SHARE_TOLERANCE:
+            raise SpecError(
+                f"{key}.transfer_prob",
+                tp.transfer_prob,
+                f"fcr ({tp.fcr:g}) plus transfer_prob must not exceed 1",
+            )
         if tp.context_carryover is not None:
             _share(f"{key}.context_carryover", tp.context_carryover)
         _finite(f"{key}.loop_min", tp.loop_min)
@@ -113,7 +119,8 @@ def _touchpoints(s: Scenario) -> None:
                 sk = f"{key}.shifts[{i}]"
                 if not 0 <= sh.start_hour < sh.end_hour <= 24:
                     raise SpecError(
-                        f"{sk}.start_hour", (sh.start_hour, sh.end_hour),
+                        f"{sk}.start_hour",
+                        (sh.start_hour, sh.end_hour),
                         "need 0 <= start_hour < end_hour <= 24",
                     )
                 if not isinstance(sh.agents, int) or sh.agents < 0:
@@ -128,7 +135,9 @@ def _touchpoints(s: Scenario) -> None:
                 raise SpecError(f"{key}.transfer_to", tp.transfer_to, "only agents transfer")
             _assisted_target(s, f"{key}.transfer_to", tp.transfer_to)
             if tp.transfer_to == name:
-                raise SpecError(f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself")
+                raise SpecError(
+                    f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself"
+                )
     _no_handoff_loop(s)
 
 
@@ -148,8 +157,11 @@ def _no_handoff_loop(s: Scenario) -> None:
             nxt = here.transfer_to
             if nxt in seen:
                 chain = " -> ".join([*seen, nxt])
-                raise SpecError(f"touchpoints.{start}.transfer_to", tp.transfer_to,
-                                f"transfers loop forever ({chain})")
+                raise SpecError(
+                    f"touchpoints.{start}.transfer_to",
+                    tp.transfer_to,
+                    f"transfers loop forever ({chain})",
+                )
             seen.append(nxt)
             here = s.touchpoints[nxt]
 
@@ -189,14 +201,20 @@ def _segments(s: Scenario) -> None:
         _share(f"{key}.retry_prob", seg.retry_prob)
         for ch, w in seg.preference.items():
             if ch not in channels:
-                raise SpecError(f"{key}.preference.{ch}", w,
-                                f"no touchpoint uses channel {ch!r} ({', '.join(sorted(channels))})")
+                raise SpecError(
+                    f"{key}.preference.{ch}",
+                    w,
+                    f"no touchpoint uses channel {ch!r} ({', '.join(sorted(channels))})",
+                )
             _finite(f"{key}.preference.{ch}", w)
         for jname, j in s.journeys.items():
             weights = [seg.preference.get(s.touchpoints[t].channel, 0.0) for t in j.touchpoints]
             if sum(weights) <= 0:
-                raise SpecError(f"{key}.preference", dict(seg.preference),
-                                f"gives no weight to any channel of journey {jname!r}")
+                raise SpecError(
+                    f"{key}.preference",
+                    dict(seg.preference),
+                    f"gives no weight to any channel of journey {jname!r}",
+                )
     _sums_to_one("segments.*.share", {k: g.share for k, g in s.segments.items()})
 
 
@@ -204,8 +222,10 @@ def _population(s: Scenario) -> None:
     p = s.population
     if not isinstance(p.customers, int) or p.customers < 1:
         raise SpecError("population.customers", p.customers, "must be an integer >= 1")
-    for key, prof, n in (("hourly_profile", p.hourly_profile, 24),
-                         ("weekday_profile", p.weekday_profile, 7)):
+    for key, prof, n in (
+        ("hourly_profile", p.hourly_profile, 24),
+        ("weekday_profile", p.weekday_profile, 7),
+    ):
         if len(prof) != n:
             raise SpecError(f"population.{key}", list(prof), f"needs exactly {n} values")
         for i, v in enumerate(prof):

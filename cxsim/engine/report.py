@@ -10,10 +10,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats as st
 
 from cxsim.engine.run import ReplicationResult
 from cxsim.engine.stats import FIELDS
+from cxsim.metrics import mean_ci
 from cxsim.spec import Scenario
 
 F = {name: i for i, name in enumerate(FIELDS)}
@@ -73,22 +73,20 @@ def episode_figures(t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def mean_ci(per_rep: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Mean over replications (axis 0) and the half-width of its t confidence interval."""
+def _mean_and_ci(per_rep: np.ndarray) -> tuple[float, float]:
+    """Mean over replications and its 95% half-width, ignoring replications where the figure
+    is undefined (e.g. an ASA with nobody served)."""
     x = np.asarray(per_rep, float)
     x = x[np.isfinite(x)]
     if x.size == 0:
         return math.nan, math.nan
-    if x.size < 2:
-        return float(x.mean()), math.nan
-    half = st.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    return float(x.mean()), float(half)
+    return float(x.mean()), float(mean_ci(x))
 
 
 def _summarise(figures: dict[str, np.ndarray]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name, per_rep in figures.items():
-        mean, half = mean_ci(per_rep)
+        mean, half = _mean_and_ci(per_rep)
         out[name] = _clean(mean)
         out[f"{name}_ci"] = _clean(half)
     return out
@@ -127,7 +125,7 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     }
     doc["needs"] = _summarise(episode_figures(totals))
     doc["channels"] = {}
-    for ch in sorted(set(channels)):
+    for ch in sorted(set(channels.tolist())):
         mask = channels == ch
         automated = not np.isin(kinds[mask], ASSISTED_KINDS).any()
         doc["channels"][ch] = _summarise(pooled(mask, automated))
@@ -141,7 +139,7 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             **_summarise(pooled(mask, automated)),
         }
     doc["by_hour"] = {}
-    for ch in sorted(set(channels)):
+    for ch in sorted(set(channels.tolist())):
         mask = (channels == ch) & np.isin(kinds, ASSISTED_KINDS)
         if not mask.any():
             continue

@@ -46,6 +46,13 @@ def print_metrics(m: dict, out: Path) -> None:
             f"{_fmt(c.get('fcr'), True):>7}{_fmt(c.get('occupancy'), True):>8}"
             f"{_fmt(c.get('containment'), True):>10}"
         )
+    if "nps" in m:
+        print(f"  customers: NPS surveyed {_with_ci(m, 'nps')} vs everyone "
+              f"{_with_ci(m, 'nps_population')}, CSAT {_with_ci(m, 'csat')}%, "
+              f"CES {_with_ci(m, 'ces')}, "
+              f"response rate {_with_ci(m, 'survey_response_rate', True)}")
+        print(f"             retention {_with_ci(m, 'retention', True)}, churn "
+              f"{_with_ci(m, 'churn_rate', True)}/month, LTV {_with_ci(m, 'ltv')}")
     n = m["needs"]
     print(
         f"  needs: {_fmt(n['needs'], digits=0)} per replication, resolved "

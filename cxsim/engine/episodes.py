@@ -59,54 +59,38 @@ class EpisodeLog:
     def __init__(self, window_start: float, window_end: float, keep_rows: bool) -> None:
         self.lo, self.hi = window_start, window_end
         self.keep_rows = keep_rows
-        self.totals = dict.fromkeys(TOTALS, 0.0)
+        self._sums = [0.0] * len(TOTALS)
         self.rows: dict[str, list] = {c: [] for c in COLUMNS} if keep_rows else {}
+        self._append = [self.rows[c].append for c in COLUMNS] if keep_rows else []
         self.ended = [0, 0, 0, 0]  # by outcome, over the whole run (conservation checks)
+
+    @property
+    def totals(self) -> dict[str, float]:
+        return dict(zip(TOTALS, self._sums, strict=True))
 
     def record(self, ep: Episode, t_end: float, outcome: int) -> None:
         self.ended[outcome] += 1
         if self.lo <= ep.t0 < self.hi:
-            tot = self.totals
-            tot["needs"] += 1
-            tot[("in_system", "resolved", "abandoned", "gave_up")[outcome]] += 1
+            tot = self._sums
+            tot[0] += 1
+            tot[1 + outcome] += 1
             if outcome == 1:
-                tot["ttr_sum"] += t_end - ep.t0
-                if ep.contacts == 1:
-                    tot["first_contact_resolved"] += 1
-            tot["contacts"] += ep.contacts
-            tot["wait_sum"] += ep.wait
-            tot["handle_sum"] += ep.handle
-            tot["steps"] += ep.steps
-            tot["transfers"] += ep.transfers
-            tot["repeats"] += ep.repeats
-            tot["switches"] += ep.switches
+                tot[5] += 1 if ep.contacts == 1 else 0
+                tot[6] += t_end - ep.t0
+            tot[7] += ep.contacts
+            tot[8] += ep.wait
+            tot[9] += ep.handle
+            tot[10] += ep.steps
+            tot[11] += ep.transfers
+            tot[12] += ep.repeats
+            tot[13] += ep.switches
         if self.keep_rows:
-            r = self.rows
-            for col, value in zip(
-                COLUMNS,
-                (
-                    ep.id,
-                    ep.customer,
-                    ep.segment,
-                    ep.reason,
-                    ep.t0,
-                    t_end,
-                    outcome,
-                    ep.first_channel,
-                    ep.channels,
-                    ep.touchpoints,
-                    ep.contacts,
-                    ep.wait,
-                    ep.handle,
-                    ep.steps,
-                    ep.transfers,
-                    ep.repeats,
-                    ep.switches,
-                    ep.bot,
-                ),
-                strict=True,
-            ):
-                r[col].append(value)
+            for append, value in zip(self._append, (
+                ep.id, ep.customer, ep.segment, ep.reason, ep.t0, t_end, outcome,
+                ep.first_channel, ep.channels, ep.touchpoints, ep.contacts, ep.wait, ep.handle,
+                ep.steps, ep.transfers, ep.repeats, ep.switches, ep.bot,
+            ), strict=True):
+                append(value)
 
     def frame(
         self, segments: list[str], reasons: list[str], channels: list[str], touchpoints: list[str]

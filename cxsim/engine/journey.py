@@ -11,21 +11,21 @@ Pain-point-intolerant customers give up at the first obstacle.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
+from itertools import accumulate
+from typing import TYPE_CHECKING
 
 import simpy
 
 from cxsim.engine.episodes import EpisodeLog
-from cxsim.engine.nodes import (
-    ABANDONED,
-    FAILED,
-    HANDOFF,
-    INF,
-    RESOLVED,
-    Node,
-)
-from cxsim.engine.streams import Uniforms, generator
+from cxsim.engine.nodes import ABANDONED, FAILED, HANDOFF, INF, RESOLVED, Node
+from cxsim.engine.staffing import HOURS_PER_WEEK
+from cxsim.engine.streams import generator, uniforms
 from cxsim.spec import Scenario
+
+if TYPE_CHECKING:
+    from cxsim.engine.reactions import Reactions
 
 # Episode outcomes.
 IN_SYSTEM, RESOLVED_EP, ABANDONED_EP, GAVE_UP = 0, 1, 2, 3
@@ -39,73 +39,64 @@ class Episode:
     """One need of one customer travelling through touchpoints (a mutable record)."""
 
     __slots__ = (
-        "id",
-        "customer",
-        "segment",
-        "reason",
-        "t0",
-        "intolerant",
-        "tried",
-        "contacts",
-        "wait",
-        "handle",
-        "steps",
-        "transfers",
-        "repeats",
-        "switches",
-        "bot",
-        "explained",
-        "channel",
-        "first_channel",
-        "channels",
-        "touchpoints",
+        "id", "customer", "segment", "reason", "t0", "intolerant", "contacts", "wait",
+        "handle", "steps", "transfers", "repeats", "switches", "bot", "explained", "channel",
+        "first_channel", "channels", "touchpoints",
     )
 
-    def __init__(
-        self, id: int, customer: int, segment: int, reason: int, t0: float, intolerant: bool
-    ) -> None:
+    def __init__(self, id: int, customer: int, segment: int, reason: int, t0: float,
+                 intolerant: bool) -> None:
         self.id, self.customer, self.segment, self.reason = id, customer, segment, reason
         self.t0, self.intolerant = t0, intolerant
-        self.tried = 0  # bitmask of touchpoints tried
         self.contacts = self.transfers = self.repeats = self.switches = self.steps = 0
         self.bot = 0
         self.wait = self.handle = 0.0
         self.explained = False
         self.channel = self.first_channel = -1
-        self.channels = self.touchpoints = 0  # bitmasks
+        self.channels = self.touchpoints = 0  # bitmasks of channels and touchpoints visited
 
 
 class JourneyRouter:
     """Moves episodes between nodes; owns the SimPy environment's follow-up events."""
 
-    def __init__(
-        self, s: Scenario, nodes: list[Node], env: simpy.Environment, rep: int, log: EpisodeLog
-    ) -> None:
+    def __init__(self, s: Scenario, nodes: list[Node], env: simpy.Environment, rep: int,
+                 log: EpisodeLog) -> None:
         self.env, self.nodes, self.log = env, nodes, log
         self.by_name = {n.name: n for n in nodes}
         self.channels = sorted({n.tp.channel for n in nodes})
         ch_index = {c: i for i, c in enumerate(self.channels)}
+        segments = list(s.segments.values())
+        patience = [INF if g.patience_min is None else g.patience_min for g in segments]
         for n in nodes:
             n.channel = ch_index[n.tp.channel]
+            n.bit, n.channel_bit = 1 << n.idx, 1 << n.channel
             n.router = self
             target = n.tp.escalate_to or n.tp.transfer_to
             if target is not None:
                 n.target = self.by_name[target]
+            if getattr(n, "never_abandons", True):
+                n.patience_by_segment = [INF] * len(patience)
+            else:
+                n.patience_by_segment = [n.tp.patience_factor * p for p in patience]
         self.segments = list(s.segments)
         self.reasons = list(s.journeys)
-        self.entries = [[self.by_name[t] for t in j.touchpoints] for j in s.journeys.values()]
         self.reason_steps = [j.steps for j in s.journeys.values()]
         self.handle_factor = [j.handle_factor for j in s.journeys.values()]
-        # weights[segment][reason][k]: preference for the k-th entry touchpoint of a journey.
-        self.weights = [
-            [[g.preference.get(n.tp.channel, 0.0) for n in entries] for entries in self.entries]
-            for g in s.segments.values()
+        # options[segment][reason]: (entry touchpoint, preference weight) for every entry point
+        # of the journey that the segment would use at all.
+        self.options = [
+            [tuple((self.by_name[t], w) for t in j.touchpoints
+                   if (w := g.preference.get(s.touchpoints[t].channel, 0.0)) > 0)
+             for j in s.journeys.values()]
+            for g in segments
         ]
-        self.patience_mean = [
-            INF if g.patience_min is None else g.patience_min for g in s.segments.values()
-        ]
+        # The same, ready for a choice among touchpoints that are all open: (touchpoints,
+        # cumulative weights, whether they are always open).
+        self.first_choice = [[(tuple(n for n, _ in opts), tuple(accumulate(w for _, w in opts)),
+                               all(n.always_open for n, _ in opts)) for opts in per_reason]
+                             for per_reason in self.options]
         self.intolerant_patience = INTOLERANT_PATIENCE
-        self.retry_prob = [g.retry_prob for g in s.segments.values()]
+        self.retry_prob = [g.retry_prob for g in segments]
         h = s.handoffs
         self.carryover = h.context_carryover
         self.repeat_min = h.repeat_explanation_min
@@ -113,19 +104,17 @@ class JourneyRouter:
         self.recontact_delay = h.recontact_delay_hour * 60.0
         self.max_contacts = h.max_contacts
         self.end = s.horizon * 1440.0
-        self.uniform = Uniforms(generator(s.seed, rep, "router"))
+        self.uniform = uniforms(generator(s.seed, rep, "router"))
         self.open_episodes = 0
+        self.reactions: Reactions | None = None  # set when behaviour is enabled
 
-    # -- scheduling ---------------------------------------------------------------------
     def _at(self, t: float, ep: Episode, fn: Callable, *args) -> None:
         """Call ``fn(ep, t, *args)`` at time ``t``, or leave ``ep`` open if past the horizon."""
         if t >= self.end:
             self.finish(ep, t, IN_SYSTEM)
             return
-        ev = self.env.timeout(t - self.env.now)
-        ev.callbacks.append(lambda _ev: fn(ep, t, *args))
+        self.env.timeout(t - self.env.now).callbacks.append(lambda _ev: fn(ep, t, *args))
 
-    # -- journey ------------------------------------------------------------------------
     def arrive(self, ep: Episode, t: float) -> None:
         """A new need arises."""
         self.open_episodes += 1
@@ -134,47 +123,50 @@ class JourneyRouter:
     def choose(self, ep: Episode, t: float, again: bool = False) -> None:
         """Pick an entry touchpoint by preference; ``again`` allows touchpoints already tried
         (a recontact after an unresolved answer), otherwise it is a fallback to a new one."""
-        entries = self.entries[ep.reason]
-        weights = self.weights[ep.segment][ep.reason]
-        total = 0.0
-        options: list[tuple[float, Node]] = []
-        for node, w in zip(entries, weights, strict=True):
-            if w > 0 and (again or not ep.tried >> node.idx & 1) and node.is_open(t):
-                total += w
-                options.append((total, node))
+        tried = 0 if again else ep.touchpoints
+        if not tried:  # the usual case: a fresh choice, often among always-open touchpoints
+            nodes, cum, always_open = self.first_choice[ep.segment][ep.reason]
+            if always_open:
+                node = nodes[0] if len(nodes) == 1 else nodes[
+                    bisect_right(cum, self.uniform() * cum[-1])]
+                self._go(ep, t, node)
+                return
+        hour = int(t // 60.0) % HOURS_PER_WEEK
+        options = [(node, w) for node, w in self.options[ep.segment][ep.reason]
+                   if not tried & node.bit and (node.always_open or node.open_hours[hour])]
         if not options:
             self.finish(ep, t, GAVE_UP)
             return
-        pick = self.uniform() * total
-        node = options[-1][1]
-        for cum, candidate in options:
-            if pick < cum:
-                node = candidate
-                break
+        node = options[0][0]
+        if len(options) > 1:
+            pick = self.uniform() * sum(w for _, w in options)
+            for node, w in options:  # noqa: B007 - the loop leaves the pick in ``node``
+                pick -= w
+                if pick < 0:
+                    break
+        self._go(ep, t, node)
+
+    def _go(self, ep: Episode, t: float, node: Node) -> None:
         if ep.contacts and node.channel != ep.channel:
             ep.switches += 1
-        self.enter(ep, t, node)
-
-    def enter(self, ep: Episode, t: float, node: Node) -> None:
-        """Go to ``node``: at once, or after travelling there (a store)."""
-        if node.lead_min > 0:
+        if node.lead_min > 0:  # travel to a store first
             self._at(t + node.lead_min, ep, self.visit, node)
         else:
             self.visit(ep, t, node)
 
     def visit(self, ep: Episode, t: float, node: Node) -> None:
+        """``ep`` arrives at ``node`` at ``t``; route it on by the visit's outcome."""
         ep.contacts += 1
         ep.steps += node.steps
-        ep.tried |= 1 << node.idx
-        ep.touchpoints |= 1 << node.idx
-        ep.channels |= 1 << node.channel
+        ep.touchpoints |= node.bit
+        ep.channels |= node.channel_bit
         if ep.first_channel < 0:
             ep.first_channel = node.channel
         ep.channel = node.channel
         done, outcome, target = node.visit(ep, t)
         if outcome == RESOLVED:
             ep.steps += self.reason_steps[ep.reason]
-            self._at_end(ep, done, RESOLVED_EP)
+            self.finish(ep, done, RESOLVED_EP if done < self.end else IN_SYSTEM)
         elif outcome == HANDOFF:
             if target.is_open(done):
                 ep.transfers += 1
@@ -182,21 +174,23 @@ class JourneyRouter:
             else:  # nobody to hand over to at this hour: a failed bot, an unresolved call
                 self._fallback(ep, done, GAVE_UP, again=node.kind != "bot")
         elif outcome == FAILED or outcome == ABANDONED:
-            self._fallback(ep, done, ABANDONED_EP if outcome == ABANDONED else GAVE_UP, again=False)
+            self._fallback(ep, done, ABANDONED_EP if outcome == ABANDONED else GAVE_UP, False)
         else:  # served but unresolved: contact again later
             self._fallback(ep, done, GAVE_UP, again=True)
 
     def _fallback(self, ep: Episode, t: float, outcome: int, again: bool) -> None:
         keen = self.uniform() < self.retry_prob[ep.segment]
         if ep.intolerant or not keen or ep.contacts >= self.max_contacts:
-            self._at_end(ep, t, outcome)
+            self.finish(ep, t, outcome if t < self.end else IN_SYSTEM)
             return
         delay = self.recontact_delay if again else self.retry_delay
         self._at(t + delay, ep, self.choose, again)
 
-    def _at_end(self, ep: Episode, t: float, outcome: int) -> None:
-        self.finish(ep, t, outcome if t < self.end else IN_SYSTEM)
-
     def finish(self, ep: Episode, t: float, outcome: int) -> None:
         self.open_episodes -= 1
-        self.log.record(ep, min(t, self.end), outcome)
+        t = min(t, self.end)
+        self.log.record(ep, t, outcome)
+        if self.reactions is not None and outcome != IN_SYSTEM:
+            self.reactions.episode_done(t, ep.id, ep.customer, ep.segment, ep.reason,
+                                        outcome == RESOLVED_EP, ep.wait, ep.steps, ep.repeats,
+                                        ep.switches, ep.t0)

@@ -22,7 +22,7 @@ import numpy as np
 
 from cxsim.engine.staffing import HOURS_PER_WEEK, duty_intervals, weekly_agents
 from cxsim.engine.stats import TouchpointStats
-from cxsim.engine.streams import Durations, Uniforms, generator
+from cxsim.engine.streams import durations, generator, uniforms
 from cxsim.spec import Duration, Scenario, Touchpoint
 
 if TYPE_CHECKING:
@@ -49,13 +49,18 @@ class Node:
         self.steps = tp.steps
         self.lead_min = tp.travel_min
         self.stats = stats
-        self.uniform = Uniforms(generator(s.seed, rep, f"tp:{name}:route"))
-        self.open_hours = np.ones(HOURS_PER_WEEK, dtype=bool)
+        self.uniform = uniforms(generator(s.seed, rep, f"tp:{name}:route"))
+        self.set_open_hours(np.ones(HOURS_PER_WEEK, dtype=bool))
         self.channel = -1  # set by the router
         self.router: JourneyRouter  # set by the router
 
+    def set_open_hours(self, weekly: np.ndarray) -> None:
+        """Which of the 168 hours of the week a customer can choose this touchpoint."""
+        self.open_hours = tuple(bool(x) for x in weekly)
+        self.always_open = all(self.open_hours)
+
     def is_open(self, t: float) -> bool:
-        return bool(self.open_hours[int(t // 60.0) % HOURS_PER_WEEK])
+        return self.always_open or self.open_hours[int(t // 60.0) % HOURS_PER_WEEK]
 
 
 class SelfServiceNode(Node):
@@ -65,7 +70,7 @@ class SelfServiceNode(Node):
 
     def __init__(self, idx, name, tp, s, rep, stats):
         super().__init__(idx, name, tp, s, rep, stats)
-        self.duration = Durations(tp.duration, generator(s.seed, rep, f"tp:{name}:duration"))
+        self.duration = durations(tp.duration, generator(s.seed, rep, f"tp:{name}:duration"))
         self.containment = tp.containment
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
@@ -111,16 +116,17 @@ class QueueNode(Node):
         weekly = weekly_agents(tp.shifts)
         self.weekly_agents = weekly
         # An inbox takes messages at any hour; live queues and stores only while staffed.
-        self.open_hours = np.ones_like(weekly, bool) if tp.kind == "async" else weekly > 0
+        self.set_open_hours(np.ones_like(weekly, bool) if tp.kind == "async" else weekly > 0)
         self._duty = duty_intervals(weekly, s.horizon * 1440.0 + SLACK_MIN)
         self._next_duty = 0
         self._free: list[tuple[float, float]] = []  # (free from, off duty at) per agent
-        self.handle = Durations(tp.handle, generator(s.seed, rep, f"tp:{name}:handle"))
-        self.patience = Durations(UNIT_EXPONENTIAL, generator(s.seed, rep, f"tp:{name}:patience"))
-        self.abandons = tp.kind != "async" and tp.patience_factor > 0
-        self.patience_factor = tp.patience_factor
+        self.handle = durations(tp.handle, generator(s.seed, rep, f"tp:{name}:handle"))
+        self.patience = durations(UNIT_EXPONENTIAL, generator(s.seed, rep, f"tp:{name}:patience"))
+        # Customers of an inbox, or of a queue with patience_factor 0, never abandon.
+        self.never_abandons = tp.kind == "async" or tp.patience_factor == 0
+        self.patience_by_segment: list[float] = []  # mean patience, set by the router
         self.fcr = tp.fcr
-        self.transfer_prob = tp.transfer_prob
+        self.fcr_or_transfer = tp.fcr + tp.transfer_prob
         self.carryover = tp.context_carryover
         self.sl_threshold = tp.sl_threshold_min
         self.target: Node | None = None  # transfer target, set by the router
@@ -164,10 +170,11 @@ class QueueNode(Node):
         handle = self.handle() * r.handle_factor[ep.reason] + repeat * r.repeat_min
         start = self._service_start(t)
         wait = start - t
-        if self.abandons:
+        mean_patience = self.patience_by_segment[ep.segment]
+        if mean_patience != INF:
             # Drawn for every arrival, waiting or not, so that streams stay aligned across
             # scenarios (common random numbers).
-            patience = self.patience() * self.patience_factor * r.patience_mean[ep.segment]
+            patience = self.patience() * mean_patience
             if ep.intolerant:
                 patience *= r.intolerant_patience
             if wait > patience:
@@ -178,13 +185,14 @@ class QueueNode(Node):
             self.stats.on_unserved(t)
             return INF, UNRESOLVED, None
         end = start + handle
-        heapq.heapreplace(self._free, (end, self._free[0][1]))
+        free = self._free
+        heapq.heapreplace(free, (end, free[0][1]))
         ep.wait += wait
         ep.handle += handle
         u = self.uniform()
         if u < self.fcr:
             outcome, target = RESOLVED, None
-        elif u < self.fcr + self.transfer_prob and self.target is not None:
+        elif u < self.fcr_or_transfer and self.target is not None:
             outcome, target = HANDOFF, self.target
         else:
             outcome, target = UNRESOLVED, None

@@ -120,6 +120,10 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
         "seed": s.seed,
     }
     doc.update(_summarise(pooled(live)) if live.any() else {})
+    if results[0].outcome_figures is not None:
+        keys = results[0].outcome_figures
+        doc.update(_summarise({k: np.array([r.outcome_figures[k] for r in results])
+                               for k in keys}))
     totals = {
         k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals
     }

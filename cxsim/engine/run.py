@@ -19,6 +19,7 @@ import simpy
 from cxsim.engine.episodes import EpisodeLog
 from cxsim.engine.journey import Episode, JourneyRouter
 from cxsim.engine.nodes import NODE_KINDS, Node
+from cxsim.engine.reactions import Reactions
 from cxsim.engine.staffing import staffed_minutes
 from cxsim.engine.stats import TouchpointStats
 from cxsim.engine.streams import generator
@@ -110,6 +111,9 @@ class ReplicationResult:
     episodes_ended: list[int]
     arrivals: int
     episodes: pd.DataFrame | None
+    outcome_figures: dict[str, float] | None = None  # surveys, churn, value (behaviour on)
+    surveys: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
 
 
 class Replication:
@@ -128,73 +132,82 @@ class Replication:
         self.router = JourneyRouter(s, self.nodes, self.env, rep, self.log)
         self.pop = Population.draw(s, rep)
         self.arrivals = Arrivals(s, self.pop, rep)
+        self.reactions = None
+        if s.behaviour.enabled:
+            self.reactions = Reactions(s, self.pop.segment, self.pop.active, rep)
+            self.router.reactions = self.reactions
         self._day = -1
+        self._intolerant = self.pop.intolerant.tolist()
         self._times: list[float] = []
-        self._i = 0
+        self._i = self._n = 0
         self.n_arrivals = 0
 
     def _pump(self, _ev: object = None) -> None:
         """Feed every arrival due before the next scheduled event, then wait for it."""
-        env, router, pop = self.env, self.router, self.pop
-        active, intolerant = pop.active, pop.intolerant
+        env, arrive = self.env, self.router.arrive
+        active, intolerant = self.pop.active, self._intolerant
         while True:
-            if self._i == len(self._times):
+            if self._i == self._n:
                 self._day += 1
                 if self._day >= self.arrivals.days:
                     return
                 self._times, self._cust, self._seg, self._reason = self.arrivals.day(self._day)
-                self._i = 0
+                self._i, self._n = 0, len(self._times)
                 continue
-            i = self._i
-            t = self._times[i]
-            if t > env.peek():
-                env.timeout(t - env.now).callbacks.append(self._pump)
-                return
-            self._i = i + 1
-            cust = self._cust[i]
-            if not active[cust]:
-                continue
-            ep = Episode(
-                self.n_arrivals, cust, self._seg[i], self._reason[i], t, bool(intolerant[cust])
-            )
-            self.n_arrivals += 1
-            router.arrive(ep, t)
+            times, custs, segs, reasons = self._times, self._cust, self._seg, self._reason
+            i, n, k = self._i, self._n, self.n_arrivals
+            try:
+                while i < n:
+                    t = times[i]
+                    if t > env.peek():
+                        env.timeout(t - env.now).callbacks.append(self._pump)
+                        return
+                    cust = custs[i]
+                    i += 1
+                    if active[cust]:
+                        k += 1
+                        arrive(Episode(k - 1, cust, segs[i - 1], reasons[i - 1], t,
+                                       intolerant[cust]), t)
+            finally:
+                self._i, self.n_arrivals = i, k
 
     def run(self, on_day: Callable[[], None] | None = None) -> ReplicationResult:
-        s = self.s
-        env = self.env
-        if on_day is not None:
+        s, env = self.s, self.env
+        end = s.horizon * MINUTES_PER_DAY
+        reactions = self.reactions
 
-            def tick(_ev: object) -> None:
+        def daily(_ev: object) -> None:
+            if reactions is not None:
+                reactions.clock(env.now)
+            if on_day is not None:
                 on_day()
-                if env.now + MINUTES_PER_DAY <= s.horizon * MINUTES_PER_DAY:
-                    env.timeout(MINUTES_PER_DAY).callbacks.append(tick)
+            if env.now + MINUTES_PER_DAY < end:
+                env.timeout(MINUTES_PER_DAY).callbacks.append(daily)
 
-            env.timeout(MINUTES_PER_DAY).callbacks.append(tick)
+        if reactions is not None or on_day is not None:
+            if MINUTES_PER_DAY < end:
+                env.timeout(MINUTES_PER_DAY).callbacks.append(daily)
         env.timeout(0).callbacks.append(self._pump)
-        env.run(until=s.horizon * MINUTES_PER_DAY)
+        env.run(until=end)
         lo, hi = self.window
-        staffed = np.array(
-            [
-                staffed_minutes(n.weekly_agents, lo, hi) if hasattr(n, "weekly_agents") else 0.0
-                for n in self.nodes
-            ]
-        )
-        frame = None
+        staffed = np.array([
+            staffed_minutes(n.weekly_agents, lo, hi) if hasattr(n, "weekly_agents") else 0.0
+            for n in self.nodes
+        ])
+        router = self.router
+        frame = surveys = customers = figures = None
+        if reactions is not None:
+            reactions.finish()
+            figures = reactions.figures()
         if self.log.keep_rows:
-            frame = self.log.frame(
-                self.router.segments,
-                self.router.reasons,
-                self.router.channels,
-                [n.name for n in self.nodes],
-            )
+            frame = self.log.frame(router.segments, router.reasons, router.channels,
+                                   [n.name for n in self.nodes])
             frame.insert(0, "replication", self.rep)
+            if reactions is not None:
+                surveys = reactions.survey_frame()
+                customers = reactions.customer_frame(router.segments)
         return ReplicationResult(
-            self.rep,
-            np.stack([n.stats.array() for n in self.nodes]),
-            staffed,
-            dict(self.log.totals),
-            list(self.log.ended),
-            self.n_arrivals,
-            frame,
+            self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
+            dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
+            figures, surveys, customers,
         )

@@ -82,12 +82,11 @@ class TouchpointStats:
             self.unserved[h] += 1
             self.waited[h] += 1
 
-    def on_served(
-        self, t: float, wait: float, handle: float, within_sl: bool, outcome: int, repeat: int
-    ) -> None:
-        h = self._hour(t)
-        if h < 0:
+    def on_served(self, t: float, wait: float, handle: float, within_sl: bool, outcome: int,
+                  repeat: int) -> None:
+        if t < self.lo or t >= self.hi:
             return
+        h = int(t // 60.0) % 24
         self.arrivals[h] += 1
         self.served[h] += 1
         if wait > 0:
@@ -97,7 +96,8 @@ class TouchpointStats:
         if within_sl:
             self.within_sl[h] += 1
         self.handle_sum[h] += handle
-        self.repeats[h] += repeat
+        if repeat:
+            self.repeats[h] += repeat
         if outcome == RESOLVED:
             self.resolved[h] += 1
         elif outcome == HANDOFF:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable, Iterator
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -26,54 +28,35 @@ def generator(seed: int, replication: int, name: str) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
-class Uniforms:
-    """Standard uniforms from one stream, served one at a time from blocks."""
+def uniforms(gen: np.random.Generator) -> Callable[[], float]:
+    """A function returning the stream's next standard uniform, drawn in blocks.
 
-    __slots__ = ("_gen", "_block", "_i")
-
-    def __init__(self, gen: np.random.Generator) -> None:
-        self._gen = gen
-        self._block: list[float] = []
-        self._i = 0
-
-    def __call__(self) -> float:
-        i = self._i
-        if i == len(self._block):
-            self._block = self._gen.random(BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._block[i]
+    It is the ``__next__`` of an endless chain of blocks: one C call per number.
+    """
+    return chain.from_iterable(_blocks(lambda: gen.random(BLOCK))).__next__
 
 
-class Durations:
-    """Draws of one :class:`~cxsim.spec.Duration` (minutes), served one at a time from blocks.
+def durations(d: Duration, gen: np.random.Generator) -> Callable[[], float]:
+    """A function returning draws of one :class:`~cxsim.spec.Duration` in minutes.
 
     ``lognormal`` and ``gamma`` are parameterised by mean and coefficient of variation:
     lognormal sigma^2 = log(1 + cv^2), mu = log(mean) - sigma^2/2; gamma shape 1/cv^2,
     scale mean*cv^2. ``exponential`` ignores cv (it is 1); ``fixed`` always returns the mean.
     """
+    m, cv = float(d.mean_min), float(d.cv)
+    if d.dist == "fixed" or m == 0 or (cv == 0 and d.dist != "exponential"):
+        return repeat(m).__next__
+    if d.dist == "exponential":
+        draw = lambda: gen.exponential(m, BLOCK)  # noqa: E731
+    elif d.dist == "gamma":
+        draw = lambda: gen.gamma(1.0 / cv**2, m * cv**2, BLOCK)  # noqa: E731
+    else:
+        s2 = math.log1p(cv**2)
+        mu, sigma = math.log(m) - s2 / 2, math.sqrt(s2)
+        draw = lambda: gen.lognormal(mu, sigma, BLOCK)  # noqa: E731
+    return chain.from_iterable(_blocks(draw)).__next__
 
-    __slots__ = ("_draw", "_block", "_i")
 
-    def __init__(self, d: Duration, gen: np.random.Generator) -> None:
-        m, cv = float(d.mean_min), float(d.cv)
-        if d.dist == "fixed" or m == 0 or (cv == 0 and d.dist != "exponential"):
-            self._draw = lambda n: np.full(n, m)
-        elif d.dist == "exponential":
-            self._draw = lambda n: gen.exponential(m, n)
-        elif d.dist == "gamma":
-            self._draw = lambda n: gen.gamma(1.0 / cv**2, m * cv**2, n)
-        else:
-            s2 = math.log1p(cv**2)
-            mu, sigma = math.log(m) - s2 / 2, math.sqrt(s2)
-            self._draw = lambda n: gen.lognormal(mu, sigma, n)
-        self._block: list[float] = []
-        self._i = 0
-
-    def __call__(self) -> float:
-        i = self._i
-        if i == len(self._block):
-            self._block = self._draw(BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._block[i]
+def _blocks(draw: Callable[[], np.ndarray]) -> Iterator[list[float]]:
+    while True:
+        yield draw().tolist()

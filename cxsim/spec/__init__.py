@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cxsim.spec.schema import (
+    Behaviour,
     Duration,
     Handoffs,
     Journey,
@@ -26,9 +27,11 @@ from cxsim.spec.schema import (
     SimulateConfig,
     Touchpoint,
 )
+from cxsim.spec.theta import theta_of
 from cxsim.spec.validate import SpecError, validate
 
 __all__ = [
+    "Behaviour",
     "Duration",
     "Handoffs",
     "Journey",
@@ -39,6 +42,7 @@ __all__ = [
     "SpecError",
     "Touchpoint",
     "compose_scenario",
+    "theta_of",
     "config_dir",
     "load_scenario",
     "validate",
@@ -82,7 +86,8 @@ def load_scenario(cfg: DictConfig | dict) -> Scenario:
     cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
     keys = set(Scenario.__dataclass_fields__)
     try:
-        plain = {k: OmegaConf.to_container(cfg, resolve=True)[k] for k in cfg if k in keys}
+        container = OmegaConf.to_container(cfg, resolve=True)
+        plain = {k: v for k, v in container.items() if k in keys}
         merged = OmegaConf.merge(OmegaConf.structured(Scenario), plain)
         scenario = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:

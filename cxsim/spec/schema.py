@@ -81,7 +81,9 @@ class Journey:
 
     ``touchpoints`` are entry points; the customer picks one by channel preference and falls back
     to the others after a failure. ``steps`` is the length of the procedure itself (forms,
-    checks, documents); ``handle_factor`` scales agents' handle time for this reason.
+    checks, documents); ``handle_factor`` scales agents' handle time for this reason;
+    ``moment_weight`` says how much more than an ordinary episode it moves the customer's
+    relationship (a "moment that matters": a complaint, a refund).
     """
 
     share: float = MISSING
@@ -89,11 +91,15 @@ class Journey:
     steps: int = 1
     touchpoints: list[str] = MISSING
     handle_factor: float = 1.0
+    moment_weight: float = 1.0
 
 
 @dataclass
 class Segment:
-    """A customer segment: how many, how often they need help, where and how patiently."""
+    """A customer segment: how many, how often they need help, where and how patiently, and
+    how they feel by default (``satisfaction_base``, on the latent satisfaction scale), how
+    readily they leave (``churn_logit``, log-odds of leaving per churn period at a neutral
+    relationship) and what they are worth (``revenue_per_month``)."""
 
     share: float = MISSING
     needs_per_month: float = 0.5
@@ -101,6 +107,9 @@ class Segment:
     pain_intolerant: float = 0.1
     retry_prob: float = 0.7
     preference: dict[str, float] = field(default_factory=dict)
+    satisfaction_base: float = 0.5
+    churn_logit: float = -3.0
+    revenue_per_month: float = 30.0
 
 
 @dataclass
@@ -124,6 +133,41 @@ class Handoffs:
 
 
 @dataclass
+class Behaviour:
+    """How customers react to what happened (the parameters theta of :mod:`cxsim.outcomes`).
+
+    Effort and satisfaction are on latent logit-like scales; survey answers are ordered
+    logistic draws on them. ``enabled: false`` switches reactions off (a pure queueing run:
+    no surveys, no churn).
+    """
+
+    enabled: bool = True
+    effort_per_step: float = 0.15
+    effort_per_log_wait: float = 0.5
+    effort_per_repeat: float = 1.0
+    effort_per_switch: float = 0.6
+    resolved_bonus: float = 2.0
+    effort_weight: float = 0.6
+    ttr_weight: float = 0.3
+    survey_fatigue: float = 0.2
+    fatigue_days: float = 30.0
+    memory: float = 0.6
+    nps_slope: float = 1.5
+    nps_cutpoints: list[float] = field(default_factory=lambda: [
+        -4.5, -3.8, -3.2, -2.6, -2.0, -1.4, -0.6, 0.2, 0.9, 2.2])
+    ces_cutpoints: list[float] = field(default_factory=lambda: [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    csat_cutpoints: list[float] = field(default_factory=lambda: [-2.5, -1.5, -0.5, 0.8])
+    post_survey_prob: float = 0.3
+    periodic_survey_days: float = 30.0
+    periodic_survey_share: float = 0.2
+    response_base: float = -3.0
+    response_extremity: float = 1.5
+    churn_period_days: float = 30.0
+    churn_relationship: float = 0.8
+    discount_rate_per_month: float = 0.01
+
+
+@dataclass
 class Scenario:
     """A whole scenario: journey map, population, contact centre and the run settings."""
 
@@ -136,6 +180,7 @@ class Scenario:
     segments: dict[str, Segment] = field(default_factory=dict)
     population: Population = field(default_factory=Population)
     handoffs: Handoffs = field(default_factory=Handoffs)
+    behaviour: Behaviour = field(default_factory=Behaviour)
     # Free-form blocks that configs may use for interpolation (e.g. the Erlang experiment's
     # ``queue`` knobs); the engine never reads them.
     queue: Any = None
@@ -147,3 +192,4 @@ class SimulateConfig(Scenario):
 
     experience_log: bool = False  # also write the per-episode log as episodes.parquet
     progress: bool = True  # progress bar on long runs (off when not a terminal)
+    export_observed: bool = False  # also write observed/ (a CRM-like export of replication 0)

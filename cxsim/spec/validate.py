@@ -85,7 +85,35 @@ def validate(s: Scenario) -> Scenario:
     _finite("handoffs.recontact_delay_hour", h.recontact_delay_hour)
     if not isinstance(h.max_contacts, int) or h.max_contacts < 1:
         raise SpecError("handoffs.max_contacts", h.max_contacts, "must be an integer >= 1")
+    _behaviour(s)
     return s
+
+
+def _behaviour(s: Scenario) -> None:
+    b = s.behaviour
+    for name in ("effort_per_step", "effort_per_log_wait", "effort_per_repeat",
+                 "effort_per_switch", "resolved_bonus", "effort_weight", "ttr_weight",
+                 "survey_fatigue", "nps_slope", "response_extremity", "churn_relationship",
+                 "discount_rate_per_month"):
+        _finite(f"behaviour.{name}", getattr(b, name))
+    for name in ("fatigue_days", "periodic_survey_days", "churn_period_days"):
+        _finite(f"behaviour.{name}", getattr(b, name), strict=True)
+    for name in ("memory", "post_survey_prob", "periodic_survey_share"):
+        _share(f"behaviour.{name}", getattr(b, name))
+    _finite_any("behaviour.response_base", b.response_base)
+    for name, n in (("nps_cutpoints", 10), ("ces_cutpoints", 6), ("csat_cutpoints", 4)):
+        cuts = list(getattr(b, name))
+        if len(cuts) != n:
+            raise SpecError(f"behaviour.{name}", cuts, f"needs exactly {n} cutpoints")
+        for i, c in enumerate(cuts):
+            _finite_any(f"behaviour.{name}[{i}]", c)
+        if any(hi <= lo for lo, hi in zip(cuts, cuts[1:], strict=False)):
+            raise SpecError(f"behaviour.{name}", cuts, "cutpoints must increase strictly")
+
+
+def _finite_any(key: str, value: float) -> None:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise SpecError(key, value, "must be a finite number")
 
 
 def _touchpoints(s: Scenario) -> None:
@@ -176,6 +204,7 @@ def _journeys(s: Scenario) -> None:
         if not isinstance(j.steps, int) or j.steps < 0:
             raise SpecError(f"{key}.steps", j.steps, "must be an integer >= 0")
         _finite(f"{key}.handle_factor", j.handle_factor, strict=True)
+        _finite(f"{key}.moment_weight", j.moment_weight, strict=True)
         if not j.touchpoints:
             raise SpecError(f"{key}.touchpoints", [], "a journey needs at least one touchpoint")
         for i, tp in enumerate(j.touchpoints):
@@ -199,6 +228,9 @@ def _segments(s: Scenario) -> None:
             _finite(f"{key}.patience_min", seg.patience_min, strict=True)
         _share(f"{key}.pain_intolerant", seg.pain_intolerant)
         _share(f"{key}.retry_prob", seg.retry_prob)
+        _finite_any(f"{key}.satisfaction_base", seg.satisfaction_base)
+        _finite_any(f"{key}.churn_logit", seg.churn_logit)
+        _finite(f"{key}.revenue_per_month", seg.revenue_per_month)
         for ch, w in seg.preference.items():
             if ch not in channels:
                 raise SpecError(

@@ -12,7 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from cxsim.apps.common import fail, run_dir, write_json
+from cxsim.apps.common import fail, run_dir, write_json, write_parquet
 from cxsim.spec import SpecError, config_dir, load_scenario
 
 
@@ -25,16 +25,25 @@ def run(cfg: DictConfig) -> dict:
         scenario = load_scenario(cfg)
     except SpecError as e:
         fail(f"invalid scenario: {e}")
+    export = bool(cfg.export_observed)
+    if export and not scenario.behaviour.enabled:
+        fail("export_observed=true needs behaviour.enabled=true (surveys and churn)")
     out = run_dir()
     progress = bool(cfg.get("progress", True)) and sys.stderr.isatty()
-    result = simulate(scenario, keep_rows=bool(cfg.experience_log), progress=progress)
-    write_json(out / "metrics.json", result.metrics)
-    if result.episodes is not None:
-        from cxsim.apps.common import write_parquet
+    result = simulate(scenario, keep_rows=bool(cfg.experience_log) or export, progress=progress)
+    metrics = result.metrics
+    if export:
+        from cxsim.data import observed_metrics, write_observed
+        from cxsim.data.synthetic import observe
 
+        data = observe(result, scenario)
+        write_observed(data, out / "observed")
+        metrics = {**metrics, "observed": observed_metrics(data)}
+    if cfg.experience_log:
         write_parquet(out / "episodes.parquet", result.episodes)
-    print_metrics(result.metrics, out)
-    return result.metrics
+    write_json(out / "metrics.json", metrics)
+    print_metrics(metrics, out)
+    return metrics
 
 
 @hydra.main(config_path=str(config_dir()), config_name="simulate", version_base="1.3")

@@ -1,0 +1,251 @@
+"""Schemas of an observed-data directory (a CRM-like export): one pandera schema per CSV file.
+
+Each file is described twice, from one source: ``FIELDS`` lists its columns (kind, required,
+range, allowed values, uniqueness), which the CSV reader uses to parse text into typed
+columns, and ``customers_schema`` / ``episodes_schema`` / ``surveys_schema`` turn that list
+into a pandera ``DataFrameSchema``, adding the cross-column rules (``RULES``) and, when given
+the other files, the cross-file rules (foreign keys) as explicit checks.
+
+Every check carries an ``error`` text ``"<column>: <reason>"``; the loader splits it to name
+the column to blame, so a cross-column rule points at the cell to fix (e.g. ``ttr_min``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+CUSTOMERS, EPISODES, SURVEYS, TRUTH = "customers.csv", "episodes.csv", "surveys.csv", "truth.json"
+BOT_STATES = ("none", "contained", "escalated", "looped")
+OUTCOMES = ("resolved", "abandoned", "gave_up", "in_system")
+SURVEY_KINDS = ("post_interaction", "periodic")
+LIST_SEPARATOR = "|"  # channels and touchpoints: names joined by '|'
+
+
+@dataclass(frozen=True)
+class Field:
+    """One CSV column: ``kind`` is int, float, str or flag (0/1); ``required``: no empty cell."""
+
+    name: str
+    kind: str
+    required: bool = True
+    ge: float | None = None
+    le: float | None = None
+    allowed: tuple[str, ...] | None = None
+    unique: bool = False
+
+    @property
+    def dtype(self) -> str:
+        """The pandas dtype of the loaded column (nullable ``Int64`` for optional ints)."""
+        if self.kind in ("int", "flag"):
+            return "int64" if self.required else "Int64"
+        return {"float": "float64", "str": "str"}[self.kind]
+
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    CUSTOMERS: (
+        Field("customer_id", "int", unique=True),
+        Field("segment", "str"),
+        Field("start_min", "float", ge=0),
+        Field("churn_min", "float", required=False, ge=0),
+        Field("censored_min", "float", ge=0),
+        Field("revenue", "float", ge=0),
+    ),
+    EPISODES: (
+        Field("episode_id", "int", unique=True),
+        Field("customer_id", "int"),
+        Field("reason", "str"),
+        Field("start_min", "float", ge=0),
+        Field("end_min", "float", ge=0),
+        Field("first_channel", "str"),
+        Field("channels", "str"),
+        Field("touchpoints", "str"),
+        Field("contacts", "int", ge=0),
+        Field("wait_min", "float", ge=0),
+        Field("handle_min", "float", ge=0),
+        Field("steps", "int", ge=0),
+        Field("transfers", "int", ge=0),
+        Field("repeats", "int", ge=0),
+        Field("switches", "int", ge=0),
+        Field("bot", "str", allowed=BOT_STATES),
+        Field("outcome", "str", allowed=OUTCOMES),
+        Field("ttr_min", "float", required=False, ge=0),
+    ),
+    SURVEYS: (
+        Field("survey_id", "int", unique=True),
+        Field("customer_id", "int"),
+        Field("episode_id", "int", required=False),
+        Field("kind", "str", allowed=SURVEY_KINDS),
+        Field("sent_min", "float", ge=0),
+        Field("answered", "flag"),
+        Field("nps", "int", required=False, ge=0, le=10),
+        Field("ces", "int", required=False, ge=1, le=7),
+        Field("csat", "int", required=False, ge=1, le=5),
+    ),
+}
+
+Ok = Callable[[pd.DataFrame], pd.Series]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-column rule: ``ok(frame)`` is True on the rows that satisfy it."""
+
+    column: str
+    reason: str
+    ok: Ok
+
+
+def _if(cond: Ok, then: Ok) -> Ok:
+    return lambda d: ~cond(d) | then(d)
+
+
+def _kind(kind: str) -> Ok:
+    return lambda d: d["kind"] == kind
+
+
+def _has(col: str) -> Ok:
+    return lambda d: d[col].notna()
+
+
+def _empty(col: str) -> Ok:
+    return lambda d: d[col].isna()
+
+
+def _answered(kind: str | None = None) -> Ok:
+    return lambda d: (d["answered"] == 1) & (True if kind is None else d["kind"] == kind)
+
+
+def _survey_rules() -> list[Rule]:
+    post, periodic = "post_interaction", "periodic"
+    rules = [
+        Rule("episode_id", f"required for a {post} survey", _if(_kind(post), _has("episode_id"))),
+        Rule("episode_id", f"must be empty for a {periodic} survey",
+             _if(_kind(periodic), _empty("episode_id"))),
+    ]
+    for col in ("nps", "ces", "csat"):
+        rules.append(Rule(col, "must be empty for an unanswered survey (answered = 0)",
+                          _if(lambda d: d["answered"] == 0, _empty(col))))
+    rules.append(Rule("nps", f"required for an answered {periodic} survey",
+                      _if(_answered(periodic), _has("nps"))))
+    rules.append(Rule("nps", f"must be empty for a {post} survey (NPS is asked periodically)",
+                      _if(_kind(post), _empty("nps"))))
+    for col in ("ces", "csat"):
+        rules.append(Rule(col, f"required for an answered {post} survey",
+                          _if(_answered(post), _has(col))))
+        rules.append(Rule(col, f"must be empty for a {periodic} survey (asked after an episode)",
+                          _if(_kind(periodic), _empty(col))))
+    return rules
+
+
+RULES: dict[str, list[Rule]] = {
+    CUSTOMERS: [
+        Rule("churn_min", "must be >= start_min",
+             lambda d: d["churn_min"].isna() | (d["churn_min"] >= d["start_min"])),
+        Rule("churn_min", "must be <= censored_min (a churn after the end of observation "
+             "cannot be observed)",
+             lambda d: d["churn_min"].isna() | (d["churn_min"] <= d["censored_min"])),
+        Rule("censored_min", "must be >= start_min", lambda d: d["censored_min"] >= d["start_min"]),
+    ],
+    EPISODES: [
+        Rule("end_min", "must be >= start_min (the episode ends before it starts)",
+             lambda d: d["end_min"] >= d["start_min"]),
+        Rule("ttr_min", "must be empty unless outcome is resolved",
+             _if(lambda d: d["outcome"] != "resolved", _empty("ttr_min"))),
+        Rule("ttr_min", "required when outcome is resolved",
+             _if(lambda d: d["outcome"] == "resolved", _has("ttr_min"))),
+    ],
+    SURVEYS: _survey_rules(),
+}
+
+
+def _range_checks(f: Field) -> list[pa.Check]:
+    checks = []
+    if f.ge is not None:
+        checks.append(pa.Check.ge(f.ge, error=f"{f.name}: must be >= {f.ge:g}"))
+    if f.le is not None:
+        checks.append(pa.Check.le(f.le, error=f"{f.name}: must be <= {f.le:g}"))
+    if f.allowed is not None:
+        checks.append(pa.Check.isin(f.allowed, error=f"{f.name}: must be one of "
+                                    + ", ".join(f.allowed)))
+    if f.kind == "flag":
+        checks.append(pa.Check.isin([0, 1], error=f"{f.name}: must be 0 or 1"))
+    return checks
+
+
+def _rule_check(rule: Rule) -> pa.Check:
+    def check(frame: pd.DataFrame) -> pd.Series:
+        # A rule holds where its inputs are missing: the missing cell is reported on its own.
+        return rule.ok(frame).fillna(True).astype(bool)
+
+    return pa.Check(check, error=f"{rule.column}: {rule.reason}")
+
+
+def _owned(frame: pd.DataFrame, owner: pd.Series) -> pd.Series:
+    """True unless a post-interaction survey's (known) episode belongs to another customer;
+    unknown episodes and episode ids on periodic surveys are reported by their own checks."""
+    of = frame["episode_id"].map(owner)
+    return of.isna() | (frame["kind"] != "post_interaction") | (of == frame["customer_id"])
+
+
+def _foreign_key(column: str, ids: Iterable[int], target: str) -> pa.Check:
+    # a vectorised closure, not Check.isin: pandera deep-copies a check's arguments
+    known = pd.Index(np.unique(np.fromiter(ids, dtype=np.int64)))
+    return pa.Check(lambda s: s.isin(known), error=f"{column}: unknown {column}: not in {target}")
+
+
+def build_schema(file: str, fk: dict[str, pa.Check] | None = None,
+                 extra: list[pa.Check] | None = None) -> pa.DataFrameSchema:
+    """The pandera schema of ``file`` from ``FIELDS`` and ``RULES``.
+
+    ``fk`` maps a column to an extra (foreign-key) check; ``extra`` adds frame-level checks.
+    """
+    fk = fk or {}
+    columns = {
+        f.name: pa.Column(
+            f.dtype,
+            _range_checks(f) + ([fk[f.name]] if f.name in fk else []),
+            nullable=not f.required,
+            unique=f.unique,
+            report_duplicates="exclude_first",
+        )
+        for f in FIELDS[file]
+    }
+    checks = [_rule_check(r) for r in RULES[file]] + (extra or [])
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name=file)
+
+
+def customers_schema() -> pa.DataFrameSchema:
+    """Schema of ``customers.csv``: unique ids, times >= 0, start <= churn <= censoring."""
+    return build_schema(CUSTOMERS)
+
+
+def episodes_schema(customer_ids: Iterable[int] | None = None) -> pa.DataFrameSchema:
+    """Schema of ``episodes.csv``; with ``customer_ids``, each ``customer_id`` must be one."""
+    fk = {} if customer_ids is None else {
+        "customer_id": _foreign_key("customer_id", customer_ids, CUSTOMERS)
+    }
+    return build_schema(EPISODES, fk)
+
+
+def surveys_schema(
+    customer_ids: Iterable[int] | None = None, episodes: pd.DataFrame | None = None
+) -> pa.DataFrameSchema:
+    """Schema of ``surveys.csv``; with the other files, ids must exist there and a survey's
+    customer must be the customer of its episode."""
+    fk: dict[str, pa.Check] = {}
+    extra: list[pa.Check] = []
+    if customer_ids is not None:
+        fk["customer_id"] = _foreign_key("customer_id", customer_ids, CUSTOMERS)
+    if episodes is not None:
+        fk["episode_id"] = _foreign_key("episode_id", episodes["episode_id"], EPISODES)
+        owner = pd.Series(episodes["customer_id"].to_numpy(), index=episodes["episode_id"])
+        extra.append(_rule_check(Rule(
+            "customer_id", "must be the customer_id of its episode in episodes.csv",
+            lambda d: _owned(d, owner),
+        )))
+    return build_schema(SURVEYS, fk, extra)

@@ -113,7 +113,9 @@ class JourneyRouter:
         if t >= self.end:
             self.finish(ep, t, IN_SYSTEM)
             return
-        self.env.timeout(t - self.env.now).callbacks.append(lambda _ev: fn(ep, t, *args))
+        # now + (t - now) can round one ulp past t: never ask SimPy for a negative delay.
+        delay = max(0.0, t - self.env.now)
+        self.env.timeout(delay).callbacks.append(lambda _ev: fn(ep, t, *args))
 
     def arrive(self, ep: Episode, t: float) -> None:
         """A new need arises."""

@@ -40,7 +40,7 @@ def queue_figures(sums: np.ndarray, staffed: np.ndarray | float) -> dict[str, np
         "fcr": _ratio(g["resolved"], g["served"]),
         "transfer_rate": _ratio(g["transferred"], g["served"]),
         "repeat_rate": _ratio(g["repeats"], g["served"]),
-        "occupancy": _ratio(g["handle_sum"], np.asarray(staffed, float)),
+        "occupancy": _ratio(g["busy_sum"], np.asarray(staffed, float)),
     }
 
 

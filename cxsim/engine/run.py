@@ -160,7 +160,7 @@ class Replication:
                 while i < n:
                     t = times[i]
                     if t > env.peek():
-                        env.timeout(t - env.now).callbacks.append(self._pump)
+                        env.timeout(max(0.0, t - env.now)).callbacks.append(self._pump)
                         return
                     cust = custs[i]
                     i += 1

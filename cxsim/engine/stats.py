@@ -28,6 +28,7 @@ FIELDS = (
     "escalated",
     "looped",
     "failed",
+    "busy_sum",
 )
 RESOLVED, FAILED, HANDOFF, UNRESOLVED = 1, 2, 5, 4
 BOT_CONTAINED, BOT_ESCALATED = 1, 2
@@ -87,6 +88,9 @@ class TouchpointStats:
         if t < self.lo or t >= self.hi:
             return
         h = int(t // 60.0) % 24
+        # Agent time spent inside the window (occupancy), charged to the arrival's hour.
+        start = t + wait
+        self.busy_sum[h] += max(0.0, min(start + handle, self.hi) - max(start, self.lo))
         self.arrivals[h] += 1
         self.served[h] += 1
         if wait > 0:

@@ -85,6 +85,10 @@ def load_scenario(cfg: DictConfig | dict) -> Scenario:
     """
     cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
     keys = set(Scenario.__dataclass_fields__)
+    known = keys | set(SimulateConfig.__dataclass_fields__) | {"hydra"}
+    for key in cfg:
+        if key not in known:  # e.g. '+horizn=3' gets past Hydra's struct mode
+            raise SpecError(str(key), cfg.get(key), "unknown key: not part of a scenario")
     try:
         container = OmegaConf.to_container(cfg, resolve=True)
         plain = {k: v for k, v in container.items() if k in keys}

@@ -193,3 +193,9 @@ class SimulateConfig(Scenario):
     experience_log: bool = False  # also write the per-episode log as episodes.parquet
     progress: bool = True  # progress bar on long runs (off when not a terminal)
     export_observed: bool = False  # also write observed/ (a CRM-like export of replication 0)
+    # In a -m sweep, a job whose directory already holds its complete metrics.json (same
+    # overrides, same config) is not simulated again; false recomputes every job.
+    resume: bool = True
+    # A study's cost model (keys in cxsim.apps.simulate.OBJECTIVE_KEYS): when set, the job
+    # returns its cost as a float, which the Optuna sweeper minimises.
+    objective: dict[str, float] | None = None

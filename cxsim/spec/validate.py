@@ -56,9 +56,16 @@ def _sums_to_one(key: str, shares: dict[str, float]) -> None:
         raise SpecError(key, round(total, 9), f"shares must sum to 1 ({listed})")
 
 
+MAX_CV = 10.0  # beyond this a duration law is degenerate (and cv**2 overflows)
+MIN_CV = 1e-6  # below this (but above 0) 1/cv**2 overflows: use cv 0 or dist fixed
+
+
 def _duration(key: str, d: Duration) -> None:
     _finite(f"{key}.mean_min", d.mean_min, strict=d.dist != "fixed")
     _finite(f"{key}.cv", d.cv)
+    if d.cv > MAX_CV or 0 < d.cv < MIN_CV:
+        raise SpecError(f"{key}.cv", d.cv,
+                        f"a coefficient of variation must be 0 or within [{MIN_CV:g}, {MAX_CV:g}]")
     _one_of(f"{key}.dist", d.dist, DISTRIBUTIONS)
 
 
@@ -145,12 +152,14 @@ def _touchpoints(s: Scenario) -> None:
             _duration(f"{key}.handle", tp.handle)
             for i, sh in enumerate(tp.shifts):
                 sk = f"{key}.shifts[{i}]"
-                if not 0 <= sh.start_hour < sh.end_hour <= 24:
-                    raise SpecError(
-                        f"{sk}.start_hour",
-                        (sh.start_hour, sh.end_hour),
-                        "need 0 <= start_hour < end_hour <= 24",
-                    )
+                if not 0 <= sh.start_hour < 24:
+                    raise SpecError(f"{sk}.start_hour", sh.start_hour, "must lie in [0, 24)")
+                if not 0 < sh.end_hour <= 24:
+                    raise SpecError(f"{sk}.end_hour", sh.end_hour, "must lie in (0, 24]")
+                if sh.start_hour >= sh.end_hour:
+                    raise SpecError(f"{sk}.start_hour", sh.start_hour,
+                                    f"must be before end_hour ({sh.end_hour:g})")
+
                 if not isinstance(sh.agents, int) or sh.agents < 0:
                     raise SpecError(f"{sk}.agents", sh.agents, "must be an integer >= 0")
                 _one_of(f"{sk}.days", sh.days, DAY_SETS)
@@ -178,20 +187,18 @@ def _assisted_target(s: Scenario, key: str, target: str) -> None:
 
 
 def _no_handoff_loop(s: Scenario) -> None:
-    """Reject a chain of transfers that returns to where it started: it could loop forever."""
-    for start, tp in s.touchpoints.items():
-        seen, here = [start], tp
-        while here.transfer_to is not None and here.transfer_prob > 0:
+    """Reject a chain of transfers that returns to where it started: it could loop forever.
+    The transfer that closes the cycle is the one blamed."""
+    for start in s.touchpoints:
+        seen, name = [start], start
+        while (here := s.touchpoints[name]).transfer_to is not None and here.transfer_prob > 0:
             nxt = here.transfer_to
             if nxt in seen:
-                chain = " -> ".join([*seen, nxt])
-                raise SpecError(
-                    f"touchpoints.{start}.transfer_to",
-                    tp.transfer_to,
-                    f"transfers loop forever ({chain})",
-                )
+                cycle = " -> ".join([*seen[seen.index(nxt):], nxt])
+                raise SpecError(f"touchpoints.{name}.transfer_to", nxt,
+                                f"transfers loop forever ({cycle})")
             seen.append(nxt)
-            here = s.touchpoints[nxt]
+            name = nxt
 
 
 def _journeys(s: Scenario) -> None:

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
 import pandas as pd
 
 from cxsim.fileio import atomic_write, write_json
 
-__all__ = ["fail", "run_dir", "write_json", "write_parquet"]
+__all__ = ["fail", "job_seed", "run_dir", "write_json", "write_parquet"]
 
 USER_ERROR = 2
 
@@ -32,3 +33,19 @@ def run_dir() -> Path:
 
 def write_parquet(path: Path, frame: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def job_seed(base_seed: int, job_num: int) -> int:
+    """The seed of job ``job_num`` of a sweep whose configs carry ``base_seed``.
+
+    ``SeedSequence(base_seed, spawn_key=(job_num,))``: each job of a sweep gets an independent
+    stream, and the same one whatever launcher runs it or in what order (it depends only on the
+    seed and ``hydra.job.num``, never on a process or job id). A single run with
+    ``seed=<job_seed>`` reproduces the job.
+
+    >>> job_seed(20261122, 0), job_seed(20261122, 1)
+    (3108791984, 4199102476)
+    >>> job_seed(20261122, 0) == job_seed(20261122, 0)
+    True
+    """
+    return int(np.random.SeedSequence(base_seed, spawn_key=(job_num,)).generate_state(1)[0])

@@ -1,0 +1,1 @@
+"""Figures (matplotlib). Never imported by the core rooms: only apps and notebooks use them."""

@@ -1,0 +1,60 @@
+"""Posterior predictive figures of a fit: answer distributions and retention."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from cxsim.fileio import atomic_write  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
+    plt.close(fig)
+    return path
+
+
+def answer_distributions(summary: dict, surveys: pd.DataFrame, path: Path) -> Path:
+    """NPS and CES: what respondents answered against what everyone would answer (model)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    dist = summary["population"]["distributions"]
+    for ax, name, values, kind in ((axes[0], "nps", range(11), "periodic"),
+                                   (axes[1], "ces", range(1, 8), "post_interaction")):
+        answers = surveys.loc[(surveys["kind"] == kind) & (surveys["answered"] == 1), name]
+        counts = np.array([(answers == v).sum() for v in values], float)
+        x = np.array(list(values))
+        ax.bar(x - 0.2, counts / max(counts.sum(), 1), width=0.4, label="respondents (observed)",
+               color="#9ecae1")
+        ax.bar(x + 0.2, dist[name], width=0.4, label="everyone (model)", color="#3182bd")
+        pop = summary["population"][name]
+        resp = summary["respondents"][name]
+        label = "NPS (0-10)" if name == "nps" else "CES (1-7, 7 = most effort)"
+        ax.set_title(f"{label}: respondents {resp:.1f}, everyone {pop['mean']:.1f} "
+                     f"[{pop['hdi_low']:.1f}, {pop['hdi_high']:.1f}]", fontsize=9)
+        ax.set_xticks(x)
+        ax.set_ylabel("share of answers")
+        ax.legend(fontsize=8)
+    fig.suptitle("Who answers surveys: observed answers vs the bias-corrected population")
+    return _save(fig, path)
+
+
+def retention(summary: dict, path: Path) -> Path:
+    """Share of customers still active after each churn check: observed vs model (94% HDI)."""
+    r = summary["retention"]
+    days = [0.0, *r["days"]]
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.fill_between(days, [1.0, *r["model_low"]], [1.0, *r["model_high"]], alpha=0.3,
+                    color="#3182bd", label="model, 94% HDI")
+    ax.plot(days, [1.0, *r["model_mean"]], color="#3182bd", label="model, mean")
+    ax.plot(days, [1.0, *r["observed"]], "o-", color="#e6550d", label="observed")
+    ax.set_xlabel("days")
+    ax.set_ylabel("share still active")
+    ax.set_title("Retention: observed vs posterior predictive")
+    ax.legend()
+    return _save(fig, path)

@@ -135,10 +135,9 @@ class DrawModel:
         return np.stack([self.p[f"{name}[{k}]"] for k in range(n)], axis=1)[:, None, :]
 
 
-def population_figures(data: ObservedData, model: DrawModel) -> dict[str, Any]:
-    """What *every* customer would answer, per posterior draw (the selection corrected):
-    NPS of every active customer at each periodic survey round, mean CES and CSAT over every
-    episode; with the answer distributions for the plots."""
+def _population_draws(data: ObservedData, model: DrawModel) -> dict[str, np.ndarray]:
+    """Per posterior (or prior) draw: NPS, CES, CSAT everyone would give, and the mean answer
+    distributions (``_nps_p``, ``_ces_p``)."""
     rounds = np.unique(data.surveys.loc[data.surveys["kind"] == "periodic", "sent_min"])
     q, _ = population_queries(data, rounds)
     rel = model.relationship(q)
@@ -147,11 +146,19 @@ def population_figures(data: ObservedData, model: DrawModel) -> dict[str, Any]:
     ces_p = outcomes.ordinal_probs(model.effort, model.cutpoints("ces_cutpoints", 6)).mean(axis=1)
     sat = model.base[:, model.prep.ep_segment] + model.dev
     csat_p = outcomes.ordinal_probs(sat, model.cutpoints("csat_cutpoints", 4)).mean(axis=1)
+    return {"nps": 100 * (nps_p[:, 9:].sum(-1) - nps_p[:, :7].sum(-1)),
+            "ces": (ces_p * np.arange(1, 8)).sum(-1), "csat": 100 * csat_p[:, 3:].sum(-1),
+            "_nps_p": nps_p, "_ces_p": ces_p}
+
+
+def population_figures(data: ObservedData, model: DrawModel) -> dict[str, Any]:
+    """What *every* customer would answer (the selection corrected): NPS of every active
+    customer at each periodic survey round, mean CES and CSAT over every episode, with 94%
+    HDIs over draws, and the answer distributions for the plots."""
+    d = _population_draws(data, model)
     return {
-        "nps": _describe(100 * (nps_p[:, 9:].sum(-1) - nps_p[:, :7].sum(-1))),
-        "ces": _describe((ces_p * np.arange(1, 8)).sum(-1)),
-        "csat": _describe(100 * csat_p[:, 3:].sum(-1)),
-        "distributions": {"nps": nps_p.mean(0).tolist(), "ces": ces_p.mean(0).tolist()},
+        "nps": _describe(d["nps"]), "ces": _describe(d["ces"]), "csat": _describe(d["csat"]),
+        "distributions": {"nps": d["_nps_p"].mean(0).tolist(), "ces": d["_ces_p"].mean(0).tolist()},
     }
 
 
@@ -215,3 +222,25 @@ def fit_micro(data: ObservedData, settings: FitSettings | None = None) -> tuple[
     settings = settings or FitSettings()
     tree, prep, anchor = sample(data, settings)
     return tree, summarise(tree, data, prep, anchor, settings)
+
+
+def prior_check(data: ObservedData, settings: FitSettings | None = None,
+                draws: int = 200) -> dict[str, dict[str, float]]:
+    """Prior predictive check: what the priors alone say of the population's NPS, CES, CSAT
+    and monthly churn on this data (5%, 50% and 95% quantiles over prior draws)."""
+    import pymc as pm
+
+    settings = settings or FitSettings()
+    prep = prepare(data, settings.churn_period_days, settings.fatigue_days)
+    anchor = anchor_of(data, settings)
+    model = build_model(prep, anchor, settings.anchor_base, settings.priors)
+    prior = pm.sample_prior_predictive(draws=draws, model=model, random_seed=settings.seed)
+    p = parameter_draws(prior["prior"].to_dataset())
+    figures = _population_draws(data, DrawModel(prep, p, anchor, settings.anchor_base))
+    months = settings.churn_period_days / 30.0
+    base_churn = outcomes.churn_hazard(settings.anchor_base, p[f"churn_logit[{anchor}]"],
+                                       p["churn_relationship"])
+    figures = {k: v for k, v in figures.items() if not k.startswith("_")}
+    figures["churn_per_month"] = 100 * base_churn / months
+    return {k: dict(zip(("q05", "q50", "q95"), np.percentile(v, [5, 50, 95]).tolist(),
+                        strict=True)) for k, v in figures.items()}

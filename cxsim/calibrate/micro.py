@@ -36,8 +36,9 @@ EFFORT_TERMS = ("effort_per_step", "effort_per_log_wait", "effort_per_repeat",
 class Priors:
     """Weakly informative priors (their meaning is documented in docs/calibrate.md)."""
 
-    effort_sd: float = 1.0  # HalfNormal scale of each effort weight (effort units per unit)
-    satisfaction_sd: float = 2.0  # HalfNormal scale of resolved_bonus, effort_weight
+    effort_sd: float = 0.5  # HalfNormal scale of each effort weight (effort units per unit)
+    resolved_sd: float = 3.0  # HalfNormal scale of resolved_bonus
+    effort_weight_sd: float = 1.0  # HalfNormal scale of effort_weight
     ttr_sd: float = 1.0  # HalfNormal scale of ttr_weight and survey_fatigue
     base_sd: float = 1.0  # Normal sd of a segment baseline around the anchor's
     cutpoint_sd: float = 3.0  # Normal sd of the first cutpoint of an answer scale
@@ -110,8 +111,8 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
     with pm.Model(coords=coords) as model:
         w_effort = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
         ces_cut = _cutpoints(pm, pt, "ces_cutpoints", 6, "ces_cut", 0.0, pr)
-        resolved_bonus = pm.HalfNormal("resolved_bonus", pr.satisfaction_sd)
-        effort_weight = pm.HalfNormal("effort_weight", pr.satisfaction_sd)
+        resolved_bonus = pm.HalfNormal("resolved_bonus", pr.resolved_sd)
+        effort_weight = pm.HalfNormal("effort_weight", pr.effort_weight_sd)
         ttr_weight = pm.HalfNormal("ttr_weight", pr.ttr_sd)
         fatigue_w = pm.HalfNormal("survey_fatigue", pr.ttr_sd)
         base_free = pm.Normal("satisfaction_base", anchor_base, pr.base_sd, dims="free_segment")
@@ -122,7 +123,7 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
         memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
         moment = pm.LogNormal("moment_weight", 0.0, pr.moment_sd, dims="reason")
         nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
-        nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -4.0, pr)
+        nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
         r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)
         r1 = pm.HalfNormal("response_extremity", pr.response_extremity_sd)
         churn_mu = pm.Normal("churn_mu", pr.churn_mu, pr.churn_mu_sd)

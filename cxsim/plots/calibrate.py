@@ -58,3 +58,21 @@ def retention(summary: dict, path: Path) -> Path:
     ax.set_title("Retention: observed vs posterior predictive")
     ax.legend()
     return _save(fig, path)
+
+
+def retention_link(comparison: dict, path: Path, fitted_periods: int | None = None) -> Path:
+    """Simulated (or observed) retention against an sBG fit's projection (94% HDI)."""
+    c = comparison
+    k = len(c["observed"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    ax.fill_between(c["period"], c["sbg_low"], c["sbg_high"], alpha=0.3, color="#3182bd",
+                    label="sBG fit, 94% HDI")
+    ax.plot(c["period"], c["sbg_mean"], color="#3182bd", label="sBG fit, mean")
+    ax.plot(c["period"][:k], c["observed"], "o", color="#e6550d", label="customers")
+    if fitted_periods is not None:
+        ax.axvline(fitted_periods, color="grey", ls=":", label="end of fitted periods")
+    ax.set_xlabel("period")
+    ax.set_ylabel("share still active")
+    ax.set_title(f"Retention vs sBG: largest gap {c['max_gap_points']:.2f} points")
+    ax.legend()
+    return _save(fig, path)

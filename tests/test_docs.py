@@ -39,6 +39,11 @@ def test_console_example(doc, command, expected, tmp_path):
     args = [a for a in args if not a.startswith("hydra.run.dir=")]
     cmd = [sys.executable, "-m", APPS[app], *args, f"hydra.run.dir={tmp_path}", "progress=false"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    if "-m" in args:  # a sweep: its jobs and sweep.csv land under hydra.sweep.dir, in tmp_path
+        assert done.returncode == 0, done.stderr
+        assert list(tmp_path.rglob("sweep.csv"))
+        assert expected in done.stdout
+        return
     if expected.startswith("cxsim: error"):
         assert done.returncode == 2, done.stderr
         assert expected in done.stderr

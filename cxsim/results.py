@@ -176,8 +176,9 @@ def to_xarray(table: pd.DataFrame, dims: Sequence[str] | None = None) -> xr.Data
     """The table as an ``xarray.Dataset`` with one dimension per swept key.
 
     ``dims`` defaults to the override columns whose values differ between jobs; overrides
-    that are the same for every job become attributes. A grid with jobs missing (incomplete
-    sweep, or an optimiser's scattered trials) is filled with NaN.
+    that are the same for every job become attributes. A grid with jobs missing (an incomplete
+    sweep) is filled with NaN. An optimiser's trials are scattered, not a grid: keep them as a
+    table, or pass ``dims=["job"]``.
     """
     keys = list(table.attrs.get("overrides", []))
     if dims is None:

@@ -150,6 +150,10 @@ def run(cfg: DictConfig) -> dict:
     from cxsim.apps.table import print_metrics
     from cxsim.engine import simulate
 
+    try:
+        scenario = load_scenario(cfg)  # first: a bad config is reported as such
+    except SpecError as e:
+        fail(f"invalid scenario: {e}")
     job = this_job(cfg)
     out = run_dir()
     if job.num is not None:
@@ -157,10 +161,7 @@ def run(cfg: DictConfig) -> dict:
             print(f"skipping job {job.num}: already complete", flush=True)
             return done
         (out / "metrics.json").unlink(missing_ok=True)  # never leave a stale result behind
-    try:
-        scenario = dataclasses.replace(load_scenario(cfg), seed=job.seed)
-    except SpecError as e:
-        fail(f"invalid scenario: {e}")
+    scenario = dataclasses.replace(scenario, seed=job.seed)
     export = bool(cfg.export_observed)
     if export and not scenario.behaviour.enabled:
         fail("export_observed=true needs behaviour.enabled=true (surveys and churn)")

@@ -421,12 +421,6 @@ def test_added_touchpoint_with_unknown_kind_is_rejected_for_its_kind() -> None:
     assert "'fax'" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="'experiment=erlnag' silently runs the default scenario: simulate.yaml lists "
-    "'optional experiment: null', and Hydra skips an optional group option that does not "
-    "exist ('+experiment=erlnag' does raise MissingConfigException)",
-)
 def test_misspelt_experiment_is_rejected() -> None:
     with pytest.raises((ConfigCompositionException, MissingConfigException, SpecError)) as info:
         compose_scenario(["experiment=erlnag"])

@@ -7,6 +7,7 @@ can be checked against the truth that produced it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -234,7 +235,10 @@ def prior_check(data: ObservedData, settings: FitSettings | None = None,
     prep = prepare(data, settings.churn_period_days, settings.fatigue_days)
     anchor = anchor_of(data, settings)
     model = build_model(prep, anchor, settings.anchor_base, settings.priors)
-    prior = pm.sample_prior_predictive(draws=draws, model=model, random_seed=settings.seed)
+    with warnings.catch_warnings():
+        # The Potential *is* the likelihood: ignoring it is what a prior check means.
+        warnings.filterwarnings("ignore", message="The effect of Potentials")
+        prior = pm.sample_prior_predictive(draws=draws, model=model, random_seed=settings.seed)
     p = parameter_draws(prior["prior"].to_dataset())
     figures = _population_draws(data, DrawModel(prep, p, anchor, settings.anchor_base))
     months = settings.churn_period_days / 30.0

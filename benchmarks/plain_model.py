@@ -1,0 +1,134 @@
+"""The micro-data likelihood written the textbook way, for ``benchmarks/fit.py``.
+
+Same parameters and priors as :func:`cxsim.calibrate.micro.build_model`, but one observed row
+per survey sent, per answer and per (customer, churn check): ``pm.Bernoulli(logit_p=...)``
+and ``pm.OrderedLogistic`` with PyMC's default ``compute_p=True``. Customers without an
+earlier episode are NOT grouped: their queries simply have no (query, episode) pairs, so their
+relationship is the segment baseline. Relationships use the same pair arrays and scatter-add
+(:func:`cxsim.calibrate.micro._relationship_dev`) as cxsim's model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cxsim.calibrate.micro import EFFORT_TERMS, Priors, _cutpoints, _relationship_dev
+from cxsim.calibrate.prepare import Prepared, Queries, _queries
+from cxsim.data import ObservedData
+
+
+@dataclass
+class FullQueries:
+    """Every periodic survey and every (customer, churn check) at risk, history or not."""
+
+    nps_q: Queries
+    nps_answered: np.ndarray  # (surveys,)
+    nps_answer_index: np.ndarray  # rows of nps_q that answered
+    nps_value: np.ndarray  # their answers 0..10
+    churn_q: Queries
+    churned: np.ndarray  # (customer-checks,)
+
+
+def full_queries(data: ObservedData, prep: Prepared) -> FullQueries:
+    """The queries of :func:`cxsim.calibrate.prepare.prepare` without the no-history split
+    (episodes sorted exactly as ``prepare`` does, so episode indices match ``prep``)."""
+    cu, ep, sv = data.customers, data.episodes, data.surveys
+    seg_index = {g: i for i, g in enumerate(prep.segments)}
+    segment_of = np.full(int(cu["customer_id"].max()) + 1, -1, dtype=np.int64)
+    segment_of[cu["customer_id"].to_numpy()] = cu["segment"].map(seg_index).to_numpy()
+    done = ep[ep["outcome"] != "in_system"].sort_values(["customer_id", "end_min", "episode_id"])
+    ep_cust = done["customer_id"].to_numpy()
+    ep_end = done["end_min"].to_numpy(float)
+    count = np.bincount(ep_cust, minlength=segment_of.size)
+    first = np.cumsum(count) - count
+
+    periodic = sv[sv["kind"] == "periodic"]
+    nq = _queries(periodic["customer_id"].to_numpy(), periodic["sent_min"].to_numpy(float),
+                  ep_cust, ep_end, first, count, segment_of)
+    answered = periodic["answered"].to_numpy(np.int64)
+    rows = np.flatnonzero(answered == 1)
+    nps = periodic["nps"].to_numpy(dtype=float, na_value=np.nan)[rows].astype(np.int64)
+
+    checks = prep.check_times
+    churn_min = cu["churn_min"].to_numpy(float)
+    censor = cu["censored_min"].to_numpy(float)
+    at_risk = ((np.isnan(churn_min)[:, None] | (churn_min[:, None] >= checks[None, :]))
+               & (checks[None, :] < censor[:, None]))
+    ci, ki = np.nonzero(at_risk)
+    cq = _queries(cu["customer_id"].to_numpy()[ci], checks[ki], ep_cust, ep_end, first, count,
+                  segment_of)
+    churned = (churn_min[ci] == checks[ki]).astype(np.int64)
+    return FullQueries(nq, answered, rows, nps, cq, churned)
+
+
+def build_plain_model(p: Prepared, f: FullQueries, anchor: str, anchor_base: float,
+                      priors: Priors | None = None):
+    """A plain PyMC model of the same likelihood as cxsim's, one observed row per datum."""
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    pr = priors or Priors()
+    a = p.segments.index(anchor)
+    free = [g for g in p.segments if g != anchor]
+    coords = {"segment": p.segments, "free_segment": free, "reason": p.reasons,
+              "ces_cut": np.arange(6), "csat_cut": np.arange(4), "nps_cut": np.arange(10)}
+    with pm.Model(coords=coords) as model:
+        # Priors: identical to cxsim.calibrate.micro.build_model (same names, same order).
+        w = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
+        ces_cut = _cutpoints(pm, pt, "ces_cutpoints", 6, "ces_cut", 0.0, pr)
+        resolved_bonus = pm.HalfNormal("resolved_bonus", pr.resolved_sd)
+        effort_weight = pm.HalfNormal("effort_weight", pr.effort_weight_sd)
+        ttr_weight = pm.HalfNormal("ttr_weight", pr.ttr_sd)
+        fatigue_w = pm.HalfNormal("survey_fatigue", pr.ttr_sd)
+        base_free = pm.Normal("satisfaction_base", anchor_base, pr.base_sd, dims="free_segment")
+        base = pt.set_subtensor(pt.zeros(len(p.segments))[[i for i in range(len(p.segments))
+                                                           if i != a]], base_free)
+        base = pt.set_subtensor(base[a], anchor_base)
+        csat_cut = _cutpoints(pm, pt, "csat_cutpoints", 4, "csat_cut", -2.0, pr)
+        memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
+        moment = pm.LogNormal("moment_weight", 0.0, pr.moment_sd, dims="reason")
+        nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
+        nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
+        r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)
+        r1 = pm.HalfNormal("response_extremity", pr.response_extremity_sd)
+        churn_mu = pm.Normal("churn_mu", pr.churn_mu, pr.churn_mu_sd)
+        churn_sd = pm.HalfNormal("churn_between", pr.churn_between_sd)
+        churn_z = pm.Normal("churn_z", 0.0, 1.0, dims="segment")
+        churn_logit = pm.Deterministic("churn_logit", churn_mu + churn_sd * churn_z,
+                                       dims="segment")
+        eta_r = pm.HalfNormal("churn_relationship", pr.churn_relationship_sd)
+
+        # Episodes.
+        effort = w[0] * p.steps + w[1] * p.log_wait + w[2] * p.repeats + w[3] * p.switches
+        dev = (resolved_bonus * p.resolved - effort_weight * effort - ttr_weight * p.log_hours
+               - fatigue_w * p.fatigue)
+        sat = base[p.ep_segment] + dev
+
+        # Post-interaction surveys: one Bernoulli per survey sent, one answer per respondent.
+        pm.Bernoulli("post_answered", logit_p=r0 + r1 * pt.abs(dev[p.post_episode]),
+                     observed=p.post_answered)
+        e = p.post_answered_episode
+        pm.OrderedLogistic("ces", eta=effort[e], cutpoints=ces_cut, observed=p.ces)
+        pm.OrderedLogistic("csat", eta=sat[e], cutpoints=csat_cut, observed=p.csat)
+
+        # Relationships at every periodic survey and every churn check.
+        log_memory = pt.log(memory)
+        alpha = 1.0 - pt.exp(log_memory * moment[p.ep_reason])
+        wcum = pt.dot(p.prefix_counts, moment)
+        r_nps = _relationship_dev(pt, f.nps_q, alpha, dev, log_memory, wcum)
+        pm.Bernoulli("nps_answered", logit_p=r0 + r1 * pt.abs(r_nps), observed=f.nps_answered)
+        latent = nps_slope * (base[f.nps_q.segment] + r_nps)
+        pm.OrderedLogistic("nps", eta=latent[f.nps_answer_index], cutpoints=nps_cut,
+                           observed=f.nps_value)
+        r_churn = _relationship_dev(pt, f.churn_q, alpha, dev, log_memory, wcum)
+        seg = f.churn_q.segment
+        pm.Bernoulli("churned", logit_p=churn_logit[seg] - eta_r * (base[seg] + r_churn),
+                     observed=f.churned)
+    return model
+
+
+def probs_per_draw(p: Prepared, f: FullQueries) -> int:
+    """Floats the compute_p Deterministics store per draw (rows x categories)."""
+    return p.ces.size * 7 + p.csat.size * 5 + f.nps_value.size * 11

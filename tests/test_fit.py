@@ -59,9 +59,10 @@ def test_a_short_fit_is_never_reported_as_fine(short_fit: Path):
     failing = d["max_rhat"] > 1.01 or d["min_ess_bulk"] < 400 or d["divergences"] > 0
     assert failing  # 2 x 150 draws cannot reach a bulk ESS of 400 on every parameter
     assert summary["fit_for_forecasting"] is False and summary["failed_checks"]
-    tree_attr = json.loads(
-        __import__("arviz").from_netcdf(short_fit / "posterior.nc").attrs["fit_for_forecasting"])
-    assert tree_attr is False
+    import arviz as az
+
+    tree = az.from_netcdf(short_fit / "posterior.nc")
+    assert json.loads(tree.attrs["fit_for_forecasting"]) is False
 
 
 @pytest.mark.parametrize("damage,needle", [

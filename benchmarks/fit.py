@@ -203,22 +203,28 @@ def plain_fit(path: Path, tune: int, draws: int, chains: int, budget_s: float,
     """A full plain fit if the pilot says it fits in time and memory, else an extrapolation.
 
     Extrapolated sampling time = (pilot seconds per leapfrog step of a chain) x (steps per
-    iteration of the reference: the full plain fit at the previous size, else the pilot) x
-    (tune + draws); its ESS is the reference's min ESS (else cxsim's at this size); memory =
-    pilot peak + the compute_p draws a full trace adds (PyMC stores tuning draws too)."""
+    iteration of the reference: the full plain fit at the previous size, else the larger of
+    the pilot's and cxsim's at this size) x (tune + draws): a LOWER bound in practice, as
+    PyMC's trees grow with N; its ESS is the reference's min ESS (else cxsim's at this size);
+    memory = pilot peak + the compute_p draws a full trace adds (PyMC stores tuning draws)."""
     pt, pd = PILOT_ITERS
     pilot = run_fit("plain", path, pt, pd, chains, pilot=True)
     if pilot.get("failed"):
         return pilot
     per_step = pilot["sampling"] / (pilot["steps"] / chains)
-    ref = reference or pilot
-    steps_per_iter = ref["steps"] / chains / ref["iters"]
+    def per_iter(r: dict) -> float:
+        return r["steps"] / chains / r["iters"]
+
+    # A 15-iteration pilot's trees say little (early tuning): never assume fewer steps per
+    # iteration than cxsim's sampler needed on the same data.
+    steps_per_iter = per_iter(reference) if reference else max(per_iter(pilot), per_iter(cx))
     est_s = per_step * steps_per_iter * (tune + draws)
     extra = pilot["probs_per_draw"] * 8 * chains * (tune + draws - pt - pd)
     est_mem = pilot["pss"] + extra
     print(f"  plain pilot ({pt}+{pd} iterations): {per_step * 1e3:.2f} ms per leapfrog step, "
-          f"{steps_per_iter:.1f} steps/iteration ({'previous size' if reference else 'pilot'})"
-          f" -> full fit ~{est_s / 60:.1f} min, ~{est_mem / GB:.1f} GB", flush=True)
+          f"{steps_per_iter:.1f} steps/iteration "
+          f"({'previous size' if reference else 'pilot/cxsim'}) -> full fit "
+          f"~{est_s / 60:.1f} min, ~{est_mem / GB:.1f} GB", flush=True)
     if est_s <= budget_s and est_mem < 0.8 * (mem_available() + pilot["pss"]):
         return run_fit("plain", path, tune, draws, chains)
     ess = (reference or cx).get("ess_min", float("nan"))

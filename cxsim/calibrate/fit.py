@@ -16,7 +16,7 @@ from scipy import sparse
 
 from cxsim import outcomes
 from cxsim.calibrate.diagnostics import diagnose
-from cxsim.calibrate.micro import EFFORT_TERMS, Priors, build_model
+from cxsim.calibrate.micro import EFFORT_TERMS, Priors, anchor_reason, build_model
 from cxsim.calibrate.prepare import Prepared, Queries, population_queries, prepare
 from cxsim.data import ObservedData
 
@@ -198,10 +198,11 @@ def summarise(tree: Any, data: ObservedData, prep: Prepared, anchor: str,
                       settings.anchor_base)
     population = population_figures(data, model)
     raw = prep.raw
+    fixed_weight = f"moment_weight[{prep.reasons[anchor_reason(prep)]}]"
     return {
         "model": "micro",
-        "parameters": {name: _describe(v) for name, v in draws.items()},
-        "fixed": {f"satisfaction_base[{anchor}]": settings.anchor_base,
+        "parameters": {name: _describe(v) for name, v in draws.items() if name != fixed_weight},
+        "fixed": {f"satisfaction_base[{anchor}]": settings.anchor_base, fixed_weight: 1.0,
                   "churn_period_days": settings.churn_period_days,
                   "fatigue_days": settings.fatigue_days},
         "diagnostics": diagnostics,

@@ -96,6 +96,11 @@ def _cutpoints(pm, pt, name: str, n: int, dims: str, first_mu: float, pr: Priors
     return pm.Deterministic(name, cuts, dims=dims)
 
 
+def anchor_reason(p: Prepared) -> int:
+    """Index of the reason whose moment weight is fixed at 1: the most frequent one."""
+    return int(np.bincount(p.ep_reason, minlength=len(p.reasons)).argmax())
+
+
 def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | None = None):
     """The PyMC model of ``p``; ``anchor`` names the segment whose baseline is fixed."""
     import pymc as pm
@@ -107,6 +112,7 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
     a = p.segments.index(anchor)
     free = [g for g in p.segments if g != anchor]
     coords = {"segment": p.segments, "free_segment": free, "reason": p.reasons,
+              "free_reason": [x for i, x in enumerate(p.reasons) if i != anchor_reason(p)],
               "ces_cut": np.arange(6), "csat_cut": np.arange(4), "nps_cut": np.arange(10)}
     with pm.Model(coords=coords) as model:
         w_effort = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
@@ -121,7 +127,14 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
         base = pt.set_subtensor(base[a], anchor_base)
         csat_cut = _cutpoints(pm, pt, "csat_cutpoints", 4, "csat_cut", -2.0, pr)
         memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
-        moment = pm.LogNormal("moment_weight", 0.0, pr.moment_sd, dims="reason")
+        # Only log(memory) * weight enters the likelihood, so memory and a common scale of
+        # every weight are one direction: the most frequent reason is the ordinary episode
+        # (weight 1) that the others are measured against.
+        r = anchor_reason(p)
+        moment_free = pm.LogNormal("moment_weight_free", 0.0, pr.moment_sd, dims="free_reason")
+        moment = pm.Deterministic(
+            "moment_weight",
+            pt.concatenate([moment_free[:r], pt.ones(1), moment_free[r:]]), dims="reason")
         nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
         nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
         r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)

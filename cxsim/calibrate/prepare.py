@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from cxsim.data import ObservedData
 
@@ -111,23 +112,29 @@ def _queries(cust: np.ndarray, times: np.ndarray, ep_cust: np.ndarray, ep_end: n
     return Queries(cust, segment_of[cust], last, pair_query, pair_episode)
 
 
+def _episode_index(data: ObservedData) -> tuple[list[str], np.ndarray, pd.DataFrame,
+                                                 np.ndarray, np.ndarray]:
+    """Segments (sorted), each customer id's segment index, the episodes that reached an end
+    sorted by customer then end time, and each customer's block in them (first, count)."""
+    cu, ep = data.customers, data.episodes
+    segments = sorted(cu["segment"].unique().tolist())
+    seg_index = {g: i for i, g in enumerate(segments)}
+    segment_of = np.full(int(cu["customer_id"].max()) + 1, -1, dtype=np.int64)
+    segment_of[cu["customer_id"].to_numpy()] = cu["segment"].map(seg_index).to_numpy()
+    done = ep[ep["outcome"] != "in_system"].sort_values(["customer_id", "end_min", "episode_id"])
+    count = np.bincount(done["customer_id"].to_numpy(), minlength=segment_of.size)
+    return segments, segment_of, done, np.cumsum(count) - count, count
+
+
 def prepare(data: ObservedData, churn_period_days: float = 30.0,
             fatigue_days: float = 30.0) -> Prepared:
     """Build the model arrays from ``data`` (validated by :func:`cxsim.data.load_observed`)."""
     cu, ep, sv = data.customers, data.episodes, data.surveys
-    segments = sorted(cu["segment"].unique().tolist())
-    reasons = sorted(ep["reason"].unique().tolist())
-    seg_index = {g: i for i, g in enumerate(segments)}
-    segment_of = np.full(int(cu["customer_id"].max()) + 1, -1, dtype=np.int64)
-    segment_of[cu["customer_id"].to_numpy()] = cu["segment"].map(seg_index).to_numpy()
-
-    done = ep[ep["outcome"] != "in_system"].sort_values(["customer_id", "end_min", "episode_id"])
+    segments, segment_of, done, first, count = _episode_index(data)
     ep_cust = done["customer_id"].to_numpy()
     ep_end = done["end_min"].to_numpy(float)
+    reasons = sorted(ep["reason"].unique().tolist())
     reason = done["reason"].map({r: i for i, r in enumerate(reasons)}).to_numpy()
-    n_cust = segment_of.size
-    count = np.bincount(ep_cust, minlength=n_cust)
-    first = np.cumsum(count) - count
     onehot = np.eye(len(reasons))[reason]
     prefix = np.cumsum(onehot, axis=0)
     prefix -= np.repeat(prefix[first[count > 0]] - onehot[first[count > 0]], count[count > 0],
@@ -229,15 +236,10 @@ def _nps(scores: np.ndarray) -> float | None:
 def population_queries(data: ObservedData, prep_times: np.ndarray) -> tuple[Queries, np.ndarray]:
     """Every customer active at each periodic survey round (what *everyone* would answer),
     with the round of each query: the population NPS of the engine's definition."""
-    cu, ep = data.customers, data.episodes
-    done = ep[ep["outcome"] != "in_system"].sort_values(["customer_id", "end_min", "episode_id"])
+    cu = data.customers
+    _, segment_of, done, first, count = _episode_index(data)
     ep_cust = done["customer_id"].to_numpy()
     ep_end = done["end_min"].to_numpy(float)
-    seg_index = {g: i for i, g in enumerate(sorted(cu["segment"].unique().tolist()))}
-    segment_of = np.full(int(cu["customer_id"].max()) + 1, -1, dtype=np.int64)
-    segment_of[cu["customer_id"].to_numpy()] = cu["segment"].map(seg_index).to_numpy()
-    count = np.bincount(ep_cust, minlength=segment_of.size)
-    first = np.cumsum(count) - count
     churn_min = cu["churn_min"].to_numpy(float)
     ids = cu["customer_id"].to_numpy()
     active = np.isnan(churn_min)[:, None] | (churn_min[:, None] >= prep_times[None, :])

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxsim.calibrate.micro import EFFORT_TERMS, Priors, _cutpoints, _relationship_dev
+from cxsim.calibrate.micro import (
+    EFFORT_TERMS,
+    Priors,
+    _cutpoints,
+    _relationship_dev,
+    anchor_reason,
+)
 from cxsim.calibrate.prepare import Prepared, Queries, _queries
 from cxsim.data import ObservedData
 
@@ -73,6 +79,7 @@ def build_plain_model(p: Prepared, f: FullQueries, anchor: str, anchor_base: flo
     a = p.segments.index(anchor)
     free = [g for g in p.segments if g != anchor]
     coords = {"segment": p.segments, "free_segment": free, "reason": p.reasons,
+              "free_reason": [x for i, x in enumerate(p.reasons) if i != anchor_reason(p)],
               "ces_cut": np.arange(6), "csat_cut": np.arange(4), "nps_cut": np.arange(10)}
     with pm.Model(coords=coords) as model:
         # Priors: identical to cxsim.calibrate.micro.build_model (same names, same order).
@@ -88,7 +95,11 @@ def build_plain_model(p: Prepared, f: FullQueries, anchor: str, anchor_base: flo
         base = pt.set_subtensor(base[a], anchor_base)
         csat_cut = _cutpoints(pm, pt, "csat_cutpoints", 4, "csat_cut", -2.0, pr)
         memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
-        moment = pm.LogNormal("moment_weight", 0.0, pr.moment_sd, dims="reason")
+        r = anchor_reason(p)  # the ordinary reason's weight is 1, as in build_model
+        moment_free = pm.LogNormal("moment_weight_free", 0.0, pr.moment_sd, dims="free_reason")
+        moment = pm.Deterministic(
+            "moment_weight",
+            pt.concatenate([moment_free[:r], pt.ones(1), moment_free[r:]]), dims="reason")
         nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
         nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
         r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)

@@ -8,8 +8,10 @@ a survey, higher response), simulated by the engine and exported with ``observe`
 surveys are answered. cxsim's model (:func:`cxsim.calibrate.micro.build_model`, sampled with
 nutpie as :func:`cxsim.calibrate.fit.sample` does) is compared with ``plain_model.py``: the
 same priors, one observed row per datum, PyMC's default ``OrderedLogistic(compute_p=True)``,
-PyMC's own NUTS. Before timing, both log-densities are evaluated at the same points of a small
-data set: their differences between two points must agree (the likelihoods are the same).
+PyMC's own NUTS. Before timing, both likelihoods are evaluated at the same points of a small
+data set, with an independent computation from the data frames (``tests/micro_reference.py``):
+cxsim's must equal it, the plain model's must equal cxsim's within the rounding of its
+``compute_p`` probabilities.
 
 Each (size, model) fit runs in a FRESH subprocess (same seed, tune, draws and chains) that
 reports: setup seconds (compilation, initialisation, trace conversion: wall - sampling),
@@ -45,6 +47,7 @@ PILOT_CUSTOMERS = 2000
 PILOT_ITERS = (10, 5)  # tune, draws of the plain model's pilot
 TARGET_RATIO, TARGET_GB = 3.0, 4.0
 GB = 2**30
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))  # micro_reference
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -79,39 +82,57 @@ def describe(a: dict) -> str:
 
 
 # -- the log-density check -----------------------------------------------------------------------
-def logp_check(a: dict) -> None:
-    """Both models' log-densities at three points; differences between points must agree."""
+def logp_check(a: dict, data) -> None:
+    """cxsim's likelihood against an independent computation, and the plain model's against it.
+
+    At three points (the initial point, and it perturbed by N(0, 0.1) and N(0, 0.3) on the
+    unconstrained scale): cxsim's likelihood term must equal ``tests/micro_reference.py``'s
+    computation from the data frames to 1e-9 relative; the plain model's log-density must equal
+    cxsim's (same priors) up to the rounding of PyMC's ``compute_p``: it takes a difference of
+    two sigmoids, so an answer of probability p carries an absolute error of about 2**-52 in p,
+    i.e. 2**-52/p in log p (an NPS answer of p ~ 1e-16 is off by ~0.5). The bound is that sum
+    over every answer, times 4; gradients are compared where the bound is negligible."""
+    from micro_reference import ModelFunctions, reference_loglik
     from plain_model import build_plain_model
 
     from cxsim.calibrate.micro import build_model
 
-    cx = build_model(a["prep"], a["anchor"], 0.5)
-    plain = build_plain_model(a["prep"], a["full"], a["anchor"], 0.5)
+    prep, anchor = a["prep"], a["anchor"]
+    cx = build_model(prep, anchor, 0.5)
+    plain = build_plain_model(prep, a["full"], anchor, 0.5)
     names = [v.name for v in cx.value_vars]
     assert names == [v.name for v in plain.value_vars], "different parameters"
     rng = np.random.default_rng(SEED)
     x0 = cx.initial_point()
-    x1 = {k: v + rng.normal(0, 0.1, np.shape(v)) for k, v in x0.items()}
-    x2 = {k: v + rng.normal(0, 0.3, np.shape(v)) for k, v in x0.items()}
+    points = [x0, *({k: v + rng.normal(0, sd, np.shape(v)) for k, v in x0.items()}
+                    for sd in (0.1, 0.3))]
+    ref = ModelFunctions(cx, prep.segments, anchor)
     lc, lp = cx.compile_logp(), plain.compile_logp()
     gc, gp = cx.compile_dlogp(), plain.compile_dlogp()
-    d0, d1 = lc(x0) - lp(x0), lc(x1) - lp(x1)
-    grad = float(np.abs(gc(x1) - gp(x1)).max())
-    ok = abs(d1 - d0) < 1e-6 * abs(lc(x0)) and grad < 1e-6 * np.abs(gc(x1)).max()
-    # PyMC's compute_p takes a difference of two sigmoids: an answer far in the tail (p ~ 1e-14)
-    # keeps only a couple of significant digits, cxsim's log-space form keeps them all.
     probs = [plain[f"{k}_probs"] for k in ("ces", "csat", "nps")]
     fn = plain.compile_fn(plain.replace_rvs_by_values(probs), inputs=plain.value_vars,
                           point_fn=True, on_unused_input="ignore")
-    ys = (a["prep"].ces, a["prep"].csat, a["full"].nps_value)
-    p_min = min(float(pr[np.arange(y.size), y].min()) for pr, y in zip(fn(x0), ys, strict=True))
-    print(f"log-density check ({describe(a)}):\n"
-          f"  cxsim - plain at x0 = {d0:.3e}, at x1 = {d1:.3e}; difference of differences "
-          f"{d1 - d0:.3e} (|logp| {abs(lc(x0)):.0f}); max |gradient difference| at x1 "
-          f"{grad:.2e} -> {'SAME likelihood' if ok else 'MISMATCH'} (relative tolerance 1e-6)\n"
-          f"  smallest probability of an answer in the plain model at x0: {p_min:.1e} "
-          f"(its rounding error is what remains)\n"
-          f"  at a rougher point x2: cxsim {lc(x2):.1f}, plain {lp(x2):.1f}", flush=True)
+    ys = (prep.ces, prep.csat, a["full"].nps_value)
+    print(f"log-density check ({describe(a)}):", flush=True)
+    ok_ref = ok_plain = True
+    for i, x in enumerate(points):
+        want = reference_loglik(data, ref.theta(x), anchor)
+        d_ref = ref.loglik(x) - want
+        d_plain = float(lc(x) - lp(x))
+        p = np.concatenate([pr[np.arange(y.size), y] for pr, y in zip(fn(x), ys, strict=True)])
+        bound = 4 * float(np.sum(2.0**-52 / p)) + 1e-9 * abs(want)
+        g1, g2 = gc(x), gp(x)
+        grad = float(np.abs(g1 - g2).max())
+        checked = bound < 1e-6 * abs(want)
+        ok_ref &= abs(d_ref) < 1e-9 * abs(want)
+        ok_plain &= abs(d_plain) <= bound and (not checked or grad < 1e-6 * np.abs(g1).max())
+        print(f"  x{i}: loglik {want:.2f}; cxsim - reference {d_ref:.1e}; cxsim - plain "
+              f"{d_plain:.1e} (plain's rounding bound {bound:.1e}, smallest answer probability "
+              f"{p.min():.1e}); max |gradient difference| {grad:.1e} of {np.abs(g1).max():.1e}"
+              f"{'' if checked else ' (not compared: rounding)'}", flush=True)
+    print(f"  -> cxsim {'EQUALS' if ok_ref else 'DIFFERS FROM'} the independent reference; "
+          f"plain {'equals' if ok_plain else 'DIFFERS FROM'} cxsim within its rounding "
+          f"-> {'SAME likelihood' if ok_ref and ok_plain else 'MISMATCH'}", flush=True)
 
 
 # -- one fit, in a fresh process -----------------------------------------------------------------
@@ -277,10 +298,11 @@ def main() -> None:
           f"; {os.cpu_count()} CPUs, {mem_available() / GB:.1f} GB available", flush=True)
 
     t = time.perf_counter()
-    pilot = arrays(simulate_data(PILOT_CUSTOMERS))
+    pilot_data = simulate_data(PILOT_CUSTOMERS)
+    pilot = arrays(pilot_data)
     per_customer = pilot["prep"].raw["responses"] / pilot["prep"].n_customers
     print(f"pilot: {per_customer:.3f} responses per customer ({time.perf_counter() - t:.1f} s)")
-    logp_check(pilot)
+    logp_check(pilot, pilot_data)
 
     results, reference = [], None
     with tempfile.TemporaryDirectory(prefix="cxsim-fitbench-") as tmp:

@@ -25,6 +25,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import fail, job_seed, run_dir, write_json, write_parquet
+from cxsim.engine.staffing import agent_hours
 from cxsim.spec import Scenario, SpecError, config_dir, load_scenario
 
 # The keys of ``objective`` (a study's cost model) and their defaults; None means "no default"
@@ -85,24 +86,6 @@ def finished(path: Path, job: Job) -> dict | None:
         job.config_sha256,
     )
     return doc if same else None
-
-
-def agent_hours(s: Scenario) -> float:
-    """Agent-hours on duty over the horizon, every staffed touchpoint together.
-
-    >>> from cxsim.spec import compose_scenario
-    >>> agent_hours(compose_scenario(["experiment=erlang"]))  # 10 agents x 48 h
-    480.0
-    """
-    from cxsim.engine.staffing import staffed_minutes, weekly_agents
-
-    end = s.horizon * 24 * 60
-    minutes = sum(
-        staffed_minutes(weekly_agents(tp.shifts), 0.0, end)
-        for tp in s.touchpoints.values()
-        if tp.shifts
-    )
-    return minutes / 60.0
 
 
 def staff_cost(s: Scenario, metrics: dict, objective: dict) -> dict[str, float]:

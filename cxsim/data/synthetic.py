@@ -28,7 +28,11 @@ EPISODE_COLUMNS = {
 
 def observe(result: object, scenario: Scenario, replication: int = 0) -> ObservedData:
     """The CRM-like export of one replication of ``result`` (a ``SimulationResult``)."""
-    rep = result.replications[replication]
+    return observe_replication(result.replications[replication], scenario)
+
+
+def observe_replication(rep: object, scenario: Scenario) -> ObservedData:
+    """The CRM-like export of ``rep``, one ``ReplicationResult`` of ``scenario``."""
     if rep.episodes is None or rep.surveys is None:
         raise ValueError("observe() needs a simulation run with keep_rows=True and behaviour on")
     episodes = rep.episodes[list(EPISODE_COLUMNS)].rename(columns=EPISODE_COLUMNS)
@@ -38,7 +42,7 @@ def observe(result: object, scenario: Scenario, replication: int = 0) -> Observe
     truth = {
         "parameters": theta_of(scenario),
         "seed": scenario.seed,
-        "replication": replication,
+        "replication": rep.replication,
         "horizon_days": scenario.horizon,
         "segments": list(scenario.segments),
         "reasons": list(scenario.journeys),

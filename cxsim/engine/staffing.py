@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cxsim.spec import Shift
+from cxsim.spec import Scenario, Shift
 
 HOURS_PER_WEEK = 168
 DAYS = {
@@ -65,3 +65,19 @@ def staffed_minutes(weekly: np.ndarray, start_min: float, end_min: float) -> flo
     hi = np.minimum(minutes + 60.0, end_min)
     hours = (minutes // 60).astype(np.int64) % HOURS_PER_WEEK
     return float(np.sum(weekly[hours] * np.clip(hi - lo, 0, None)))
+
+
+def agent_hours(s: Scenario) -> float:
+    """Agent-hours on duty over the horizon, every staffed touchpoint together.
+
+    >>> from cxsim.spec import compose_scenario
+    >>> agent_hours(compose_scenario(["experiment=erlang"]))  # 10 agents x 48 h
+    480.0
+    """
+    end = s.horizon * 24 * 60
+    minutes = sum(
+        staffed_minutes(weekly_agents(tp.shifts), 0.0, end)
+        for tp in s.touchpoints.values()
+        if tp.shifts
+    )
+    return minutes / 60.0

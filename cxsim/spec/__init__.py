@@ -26,8 +26,9 @@ from cxsim.spec.schema import (
     Shift,
     SimulateConfig,
     Touchpoint,
+    WhatIfConfig,
 )
-from cxsim.spec.theta import theta_of
+from cxsim.spec.theta import theta_of, with_theta
 from cxsim.spec.validate import SpecError, validate
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "Touchpoint",
     "compose_scenario",
     "theta_of",
+    "with_theta",
     "config_dir",
     "load_scenario",
     "validate",
@@ -66,7 +68,11 @@ def _register() -> None:
     for name, fn in (("cx.inverse", _inverse), ("cx.per_customer_month", _per_customer_month)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
-    ConfigStore.instance().store(name="simulate_schema", node=SimulateConfig)
+    # The app's schema is a group so that cxsim-whatif can reuse simulate.yaml's tree and
+    # override only the schema (``override schema: whatif``).
+    store = ConfigStore.instance()
+    store.store(group="schema", name="simulate", node=SimulateConfig, package="_global_")
+    store.store(group="schema", name="whatif", node=WhatIfConfig, package="_global_")
 
 
 _register()
@@ -85,7 +91,9 @@ def load_scenario(cfg: DictConfig | dict) -> Scenario:
     """
     cfg = OmegaConf.create(cfg) if isinstance(cfg, dict) else cfg
     keys = set(Scenario.__dataclass_fields__)
-    known = keys | set(SimulateConfig.__dataclass_fields__) | {"hydra"}
+    schema = OmegaConf.get_type(cfg)
+    app_keys = getattr(schema, "__dataclass_fields__", SimulateConfig.__dataclass_fields__)
+    known = keys | set(app_keys) | set(SimulateConfig.__dataclass_fields__) | {"hydra"}
     for key in cfg:
         if key not in known:  # e.g. '+horizn=3' gets past Hydra's struct mode
             raise SpecError(str(key), cfg.get(key), "unknown key: not part of a scenario")

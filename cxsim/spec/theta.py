@@ -12,9 +12,10 @@ be checked against the truth it was simulated from.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from cxsim.spec.schema import Behaviour, Scenario
+from cxsim.spec.validate import validate
 
 SEGMENT_PARAMETERS = ("satisfaction_base", "churn_logit", "revenue_per_month")
 
@@ -36,3 +37,40 @@ def theta_of(s: Scenario) -> dict[str, float]:
     for reason, j in s.journeys.items():
         theta[f"moment_weight[{reason}]"] = float(j.moment_weight)
     return theta
+
+
+def with_theta(s: Scenario, theta: dict[str, float]) -> Scenario:
+    """``s`` with the behaviour parameters in ``theta`` (names as :func:`theta_of`) replaced;
+    names ``theta`` does not mention keep their value. The inverse of :func:`theta_of`.
+
+    >>> from cxsim.spec import compose_scenario
+    >>> s = with_theta(compose_scenario(), {"memory": 0.8, "nps_cutpoints[0]": -5.0,
+    ...                                     "moment_weight[renewal]": 2.0})
+    >>> s.behaviour.memory, s.behaviour.nps_cutpoints[0], s.journeys["renewal"].moment_weight
+    (0.8, -5.0, 2.0)
+    >>> with_theta(s, {"memroy": 1.0})
+    Traceback (most recent call last):
+    ...
+    KeyError: "theta: 'memroy' is not a behaviour parameter of this scenario"
+    """
+    known = theta_of(s)
+    unknown = [k for k in theta if k not in known]
+    if unknown:
+        raise KeyError(f"theta: {unknown[0]!r} is not a behaviour parameter of this scenario")
+    behaviour = replace(s.behaviour)
+    segments = {k: replace(g) for k, g in s.segments.items()}
+    journeys = {k: replace(j) for k, j in s.journeys.items()}
+    for name, value in theta.items():
+        base, _, level = name.partition("[")
+        level = level.rstrip("]")
+        if not level:
+            setattr(behaviour, base, float(value))
+        elif base in SEGMENT_PARAMETERS:
+            setattr(segments[level], base, float(value))
+        elif base == "moment_weight":
+            journeys[level].moment_weight = float(value)
+        else:  # a cutpoint
+            cuts = list(getattr(behaviour, base))
+            cuts[int(level)] = float(value)
+            setattr(behaviour, base, cuts)
+    return validate(replace(s, behaviour=behaviour, segments=segments, journeys=journeys))

@@ -1,0 +1,117 @@
+"""``cxsim-whatif``: compare a study's scenarios on NPS, CES, retention and value.
+
+    cxsim-whatif experiment=NAME posterior=PATH draws=D hydra.run.dir=OUT
+    cxsim-whatif experiment=NAME                 # the scenario's own behaviour, no posterior
+
+Writes ``OUT/whatif.nc`` (figures: scenario x draw x metric; retention: scenario x draw x
+period), ``OUT/whatif.json`` (the baseline's figures and each change's delta, 90% intervals,
+probability of improvement) and figures (forest plot of the deltas, retention curves, answer
+distributions; with ``drivers=true`` the levers ranked by their effect on LTV and a tornado
+plot). A posterior that failed its diagnostics is refused unless ``force=true``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from cxsim.apps.common import fail, run_dir, write_json
+from cxsim.fileio import atomic_write
+from cxsim.spec import SpecError, config_dir
+
+SHOWN = ("nps", "ces", "csat", "retention", "ltv", "staff_cost", "mean_wait")
+
+
+def _draws(cfg: DictConfig, study):
+    from cxsim.forecast.study import posterior_draws, read_posterior
+
+    if not cfg.posterior:
+        return None, {}
+    post = read_posterior(cfg.posterior)
+    if not post.fit_for_forecasting:
+        if not cfg.force:
+            fail(f"posterior {post.path} is marked not fit for forecasting (its fit failed its "
+                 "diagnostics): fit again with more draws, or pass force=true to use it anyway")
+        print(f"cxsim-whatif: WARNING: using {post.path}, marked not fit for forecasting "
+              "(force=true)", file=sys.stderr)
+    draws = posterior_draws(post, study.baseline, int(cfg.draws))
+    return draws, {"posterior": str(post.path), "posterior_model_hash": post.model_hash}
+
+
+def _print(doc: dict, out: Path) -> None:
+    base = doc["baseline"]
+    names = list(doc["scenarios"])
+    print(f"\nwhat-if ({doc['behaviour']} behaviour, {doc['draws']} draws; 90% intervals)")
+    print(f"{'':>14} {'baseline':>12}" + "".join(f" {n[:26]:>28}" for n in names))
+    for m in SHOWN:
+        b = base[m]
+        row = f"{m:>14} {_fmt(b['mean']):>12}"
+        for n in names:
+            d = doc["scenarios"][n][m]
+            cell = f"{_fmt(d['delta_mean'], True)} (P+ {d['p_improve']:.2f})"
+            row += f" {cell:>28}"
+        print(row)
+    print(f"headline: {doc['headline']}; written to {out / 'whatif.json'}")
+
+
+def _fmt(x: float | None, sign: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x:+.4g}" if sign else f"{x:.4g}"
+
+
+def run(cfg: DictConfig) -> dict:
+    from cxsim.forecast.run import run_study, summarise
+    from cxsim.forecast.study import load_study
+    from cxsim.plots import whatif as plots
+
+    try:
+        study = load_study(cfg)
+        draws, source = _draws(cfg, study)
+    except SpecError as e:
+        fail(f"invalid study: {e}")
+    if cfg.draws < 1:
+        fail(f"draws = {cfg.draws}: must be at least 1")
+    out = run_dir()
+    progress = bool(cfg.progress) and sys.stderr.isatty()
+    scenarios = ", ".join(["baseline", *study.scenarios])
+    print(f"cxsim-whatif: {scenarios}; {study.baseline.population.customers} customers, "
+          f"{study.baseline.horizon:g} days, {study.baseline.replications} replications")
+    ds = run_study(study, draws, float(cfg.cost_per_agent_hour), float(cfg.bot_cost_per_day),
+                   progress)
+    ds.attrs.update({**source,
+                     "config": json.dumps(OmegaConf.to_container(cfg, resolve=True))})
+    atomic_write(out / "whatif.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+    doc = summarise(ds)
+    doc.update(source)
+    if cfg.drivers:
+        from cxsim.forecast.drivers import driver_table
+
+        table = driver_table(study.baseline, draws, float(cfg.driver_step), progress)
+        atomic_write(out / "drivers.csv", lambda tmp: table.to_csv(tmp, index=False))
+        plots.tornado(table, out / "drivers.png")
+        doc["drivers"] = table.to_dict(orient="records")
+    write_json(out / "whatif.json", doc)
+    plots.forest(ds, out / "deltas.png")
+    plots.retention_curves(ds, out / "retention.png")
+    plots.answer_distributions(ds, out / "answers.png")
+    _print(doc, out)
+    return doc
+
+
+@hydra.main(config_path=str(config_dir()), config_name="whatif", version_base="1.3")
+def _main(cfg: DictConfig) -> None:
+    run(cfg)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""What-if forecasting: a study's scenarios compared under posterior uncertainty."""

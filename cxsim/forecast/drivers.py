@@ -1,0 +1,119 @@
+"""Moments that matter: which levers move lifetime value most.
+
+Each touchpoint offers its natural levers — containment of a bot or self-service, agents of a
+staffed queue, first-contact resolution — plus the context passed at handoffs and the steps
+of each procedure. Every lever is moved down and up by ``step`` (relative; shares by
+``step`` of their room to 0 or 1) from the baseline, one at a time, and the scenario is
+simulated with common random numbers; the LTV change per customer, propagated over the
+draws, ranks the levers (a tornado plot in :mod:`cxsim.plots.whatif`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import partial
+
+import numpy as np
+import pandas as pd
+
+from cxsim.forecast.propagate import Draws
+from cxsim.forecast.run import simulate_scenario
+from cxsim.spec import Scenario, SpecError, validate
+
+Change = Callable[[Scenario, float], Scenario]  # (baseline, signed relative step) -> scenario
+
+
+def _share(x: float, step: float) -> float:
+    """A share moved by ``step`` of its room towards 1 (step > 0) or 0 (step < 0)."""
+    return x + step * (1 - x) if step > 0 else x * (1 + step)
+
+
+def _touchpoint(s: Scenario, name: str, **values: object) -> Scenario:
+    tps = dict(s.touchpoints)
+    tps[name] = dataclasses.replace(tps[name], **values)
+    return dataclasses.replace(s, touchpoints=tps)
+
+
+def _containment(s: Scenario, d: float, name: str) -> Scenario:
+    return _touchpoint(s, name, containment=_share(s.touchpoints[name].containment, d))
+
+
+def _agents(s: Scenario, d: float, name: str) -> Scenario:
+    shifts = [dataclasses.replace(sh, agents=max(0, round(sh.agents * (1 + d))))
+              for sh in s.touchpoints[name].shifts]
+    return _touchpoint(s, name, shifts=shifts)
+
+
+def _fcr(s: Scenario, d: float, name: str) -> Scenario:
+    return _touchpoint(s, name, fcr=_share(s.touchpoints[name].fcr, d))
+
+
+def _context(s: Scenario, d: float) -> Scenario:
+    h = s.handoffs
+    return dataclasses.replace(
+        s, handoffs=dataclasses.replace(h, context_carryover=_share(h.context_carryover, d)))
+
+
+def _steps(s: Scenario, d: float, name: str) -> Scenario:
+    """At least one step more or fewer."""
+    j = s.journeys[name]
+    move = int(np.sign(d)) * max(1, round(abs(d) * j.steps))
+    journeys = {**s.journeys, name: dataclasses.replace(j, steps=max(0, j.steps + move))}
+    return dataclasses.replace(s, journeys=journeys)
+
+
+def levers(s: Scenario) -> dict[str, Change]:
+    """The levers of ``s``: name -> how it changes the scenario for a signed step."""
+    out: dict[str, Change] = {}
+    for name, tp in s.touchpoints.items():
+        if tp.kind in ("self_service", "bot"):
+            out[f"{name}: containment"] = partial(_containment, name=name)
+        if tp.shifts:
+            out[f"{name}: agents"] = partial(_agents, name=name)
+        if tp.kind in ("queue", "async", "store"):
+            out[f"{name}: first-contact resolution"] = partial(_fcr, name=name)
+    out["handoffs: context carried"] = _context
+    for name, j in s.journeys.items():
+        if j.steps > 0:
+            out[f"{name}: procedure steps"] = partial(_steps, name=name)
+    return out
+
+
+def driver_table(s: Scenario, draws: Draws | None, step: float = 0.2,
+                 progress: bool = False, metric: str = "ltv") -> pd.DataFrame:
+    """Each lever's effect on ``metric`` when moved down and up: mean change per customer and
+    its 90% interval over draws, sorted by the larger absolute effect."""
+    base = _metric(s, draws, metric)
+    rows = []
+    items = list(levers(s).items())
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=2 * len(items), desc="levers", unit="scenario", leave=False)
+    for name, change in items:
+        row: dict[str, object] = {"lever": name}
+        for side, d in (("down", -step), ("up", step)):
+            try:
+                changed = validate(change(s, d))
+            except SpecError as e:  # e.g. a queue left without agents that others hand to
+                row.update({f"{side}_mean": np.nan, f"{side}_low": np.nan,
+                            f"{side}_high": np.nan, f"{side}_note": str(e)})
+                continue
+            delta = _metric(changed, draws, metric) - base
+            row.update({f"{side}_mean": delta.mean(), f"{side}_low": np.quantile(delta, 0.05),
+                        f"{side}_high": np.quantile(delta, 0.95), f"{side}_note": ""})
+            if bar is not None:
+                bar.update()
+        rows.append(row)
+    if bar is not None:
+        bar.close()
+    table = pd.DataFrame(rows)
+    table["effect"] = table[["down_mean", "up_mean"]].abs().max(axis=1)
+    return table.sort_values("effect", ascending=False, ignore_index=True)
+
+
+def _metric(s: Scenario, draws: Draws | None, metric: str) -> np.ndarray:
+    ds = simulate_scenario(s, draws, (0.0, 0.0))
+    return ds["figures"].sel(metric=metric).values

@@ -1,0 +1,172 @@
+"""A what-if study: a baseline scenario, its changes, and the behaviour draws to compare them.
+
+A study is an ``experiments/NAME.yaml`` file whose ``whatif`` block names a headline figure
+and the changed scenarios, each a mapping of scenario keys (dotted, as on the command line)
+to new values:
+
+.. code-block:: yaml
+
+    whatif:
+      headline: ces
+      scenarios:
+        simpler_returns:
+          journeys.return_refund.steps: 3
+
+The draws come from ``cxsim-fit``'s ``posterior.nc`` (:func:`posterior_draws`), or are the
+scenario's own behaviour (:func:`scenario_draws`: no behaviour uncertainty).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from cxsim.forecast.propagate import METRICS, Draws
+from cxsim.spec import Scenario, SpecError, load_scenario, theta_of
+
+WHATIF_KEYS = ("headline", "scenarios")
+
+
+@dataclass
+class Study:
+    """The scenarios of a study, baseline first; ``changes`` says what each one changes."""
+
+    baseline: Scenario
+    scenarios: dict[str, Scenario]
+    changes: dict[str, dict[str, Any]]
+    headline: str
+
+
+def load_study(cfg: DictConfig) -> Study:
+    """The study in a composed ``cxsim-whatif`` config (its ``whatif`` block), validated."""
+    baseline = load_scenario(cfg)
+    block = cfg.get("whatif")
+    if block is None:
+        raise SpecError("whatif", None, "this experiment is not a what-if study (no 'whatif' "
+                        "block): pick one from experiments/ or add the block")
+    block = OmegaConf.to_container(block, resolve=True)
+    if not isinstance(block, dict):
+        raise SpecError("whatif", block, "must be a mapping with 'headline' and 'scenarios'")
+    for key in block:
+        if key not in WHATIF_KEYS:
+            raise SpecError(f"whatif.{key}", block[key], f"unknown key; expected {WHATIF_KEYS}")
+    headline = block.get("headline", "ltv")
+    if headline not in METRICS:
+        raise SpecError("whatif.headline", headline, f"must be one of {', '.join(METRICS)}")
+    changes = block.get("scenarios")
+    if not isinstance(changes, dict) or not changes:
+        raise SpecError("whatif.scenarios", changes,
+                        "must map each changed scenario's name to its changes")
+    scenarios = {}
+    for name, change in changes.items():
+        if name == "baseline":
+            raise SpecError(f"whatif.scenarios.{name}", change, "'baseline' is reserved")
+        if not isinstance(change, dict) or not change:
+            raise SpecError(f"whatif.scenarios.{name}", change,
+                            "must map scenario keys to new values")
+        scenarios[name] = apply_changes(cfg, change, f"whatif.scenarios.{name}")
+    return Study(baseline, scenarios, changes, headline)
+
+
+def apply_changes(cfg: DictConfig, change: dict[str, Any], where: str) -> Scenario:
+    """The scenario of ``cfg`` with ``change`` ({dotted key: value}) applied, validated."""
+    new = cfg.copy()
+    for key, value in change.items():
+        try:
+            if OmegaConf.select(new, key, default=_MISSING) is _MISSING:
+                raise SpecError(f"{where}.{key}", value, "no such key in the scenario")
+            OmegaConf.update(new, key, value, merge=True)
+        except OmegaConfBaseException as e:
+            raise SpecError(f"{where}.{key}", value, str(e).splitlines()[0]) from None
+    try:
+        return load_scenario(new)
+    except SpecError as e:
+        raise SpecError(f"{where} -> {e.key}", e.value, e.reason) from None
+
+
+_MISSING = object()
+
+
+def scenario_draws(s: Scenario) -> Draws:
+    """The scenario's own behaviour as a single draw."""
+    theta = theta_of(s)
+    anchor = sorted(s.segments)[0]
+    return Draws({k: np.array([v]) for k, v in theta.items()}, anchor,
+                 theta[f"satisfaction_base[{anchor}]"])
+
+
+@dataclass
+class Posterior:
+    """Draws read from a ``posterior.nc`` and what the fit said about itself."""
+
+    draws: Draws
+    fit_for_forecasting: bool
+    path: Path
+    model_hash: str
+    process: dict[str, float]
+
+
+def read_posterior(path: str | Path) -> Posterior:
+    """Read ``cxsim-fit``'s ``posterior.nc`` (or the directory holding it)."""
+    import xarray as xr
+
+    from cxsim.calibrate.fit import parameter_draws
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "posterior.nc"
+    if not path.is_file():
+        raise SpecError("posterior", str(path), "no such file (cxsim-fit writes posterior.nc)")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf")
+        post = tree["posterior"].to_dataset()
+        attrs = dict(tree.attrs)
+    except (OSError, ValueError, KeyError) as e:
+        raise SpecError("posterior", str(path), f"not a cxsim-fit posterior: {e}") from None
+    if "free_segment" not in post.coords:
+        raise SpecError("posterior", str(path), "not a micro-data posterior of cxsim-fit")
+    config = json.loads(attrs.get("config", "{}"))
+    anchor = sorted(set(post.coords["segment"].values.tolist())
+                    - set(post.coords["free_segment"].values.tolist()))[0]
+    draws = Draws(parameter_draws(post), str(anchor),
+                  float(config.get("anchor", {}).get("satisfaction_base", 0.5)))
+    fit_ok = json.loads(str(attrs.get("fit_for_forecasting", "false")).lower())
+    return Posterior(draws, bool(fit_ok), path, str(attrs.get("model_hash", "")),
+                     {k: float(v) for k, v in config.get("process", {}).items()})
+
+
+def posterior_draws(post: Posterior, s: Scenario, n: int) -> Draws:
+    """``n`` draws of ``post`` (evenly spaced over its chains) as behaviour of ``s``: the
+    posterior's parameters, and the scenario's own values for what the fit did not learn."""
+    for name, value in post.process.items():
+        ours = getattr(s.behaviour, name)
+        if not np.isclose(ours, value):
+            raise SpecError(f"behaviour.{name}", ours, f"the posterior was fitted with {name} = "
+                            f"{value:g}: forecast with the same process")
+    theta = theta_of(s)
+    # Hyperparameters (the spread of churn between segments) have no place in a scenario.
+    fitted = {k: v for k, v in post.draws.values.items() if k in theta or "[" in k}
+    unknown = sorted(set(fitted) - set(theta))
+    if unknown:
+        raise SpecError("posterior", unknown[0], "fitted parameter with no counterpart in the "
+                        "scenario (a segment or contact reason it does not have)")
+    total = post.draws.size
+    if n < 1:
+        raise SpecError("draws", n, "must be at least 1")
+    index = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
+    values = {k: np.full(index.size, v) for k, v in theta.items()}
+    values.update({k: v[index] for k, v in fitted.items()})
+    values[f"satisfaction_base[{post.draws.anchor}]"] = np.full(index.size,
+                                                                post.draws.anchor_base)
+    missing = [k for k in theta if k.startswith(("satisfaction_base[", "churn_logit["))
+               and k not in fitted and not k.endswith(f"[{post.draws.anchor}]")]
+    if missing:
+        raise SpecError("posterior", missing[0], "the scenario has a segment the posterior "
+                        "was not fitted on")
+    return Draws(values, post.draws.anchor, post.draws.anchor_base)

@@ -1,0 +1,184 @@
+"""Figures of a what-if study: deltas, retention, answers, drivers and where customers go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+
+from cxsim.fileio import atomic_write  # noqa: E402
+
+FOREST = {  # metric: (title, scale)
+    "nps": ("NPS (points)", 1.0), "ces": ("CES (1-7, lower is better)", 1.0),
+    "csat": ("CSAT (% satisfied)", 1.0), "retention": ("retention at horizon (points)", 100.0),
+    "ltv": ("lifetime value per customer", 1.0), "mean_wait": ("live-queue wait (min)", 1.0),
+}  # fmt: skip
+COLORS = plt.get_cmap("tab10").colors
+
+
+def _save(fig: plt.Figure, path: Path | None) -> plt.Figure:
+    if path is not None:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
+                                                   format="png"))
+    return fig
+
+
+def forest(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
+    """Each scenario's change against the baseline: mean and 90% interval over draws, one
+    panel per figure; green where the change is an improvement."""
+    from cxsim.forecast.propagate import HIGHER_IS_BETTER
+
+    names = ds["scenario"].values.tolist()[1:]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 1.6 + 0.9 * len(names) * 2), squeeze=False)
+    base = ds["figures"].sel(scenario="baseline")
+    for ax, (metric, (title, scale)) in zip(axes.flat, FOREST.items(), strict=True):
+        for i, name in enumerate(names):
+            d = scale * (ds["figures"].sel(scenario=name, metric=metric)
+                         - base.sel(metric=metric)).values
+            lo, hi = np.quantile(d, [0.05, 0.95])
+            better = d.mean() > 0 if HIGHER_IS_BETTER[metric] else d.mean() < 0
+            color = "tab:green" if better else "tab:red"
+            ax.plot([lo, hi], [i, i], color=color, lw=3, solid_capstyle="round")
+            ax.plot(d.mean(), i, "o", color="black", ms=5)
+        ax.axvline(0, color="grey", lw=1, ls="--")
+        ax.set_yticks(range(len(names)), names if ax in axes[:, 0] else [""] * len(names))
+        ax.set_ylim(-0.6, len(names) - 0.4)
+        ax.set_title(title, fontsize=10)
+        ax.invert_yaxis()
+    fig.suptitle(f"Change against the baseline (dot: mean; bar: 90% interval over "
+                 f"{ds.sizes['draw']} draws)", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def retention_curves(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
+    """Share of customers still there after each churn check, with 90% bands per scenario."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    days = np.r_[0.0, ds["period"].values]
+    for i, name in enumerate(ds["scenario"].values.tolist()):
+        r = 100 * ds["retention"].sel(scenario=name).values
+        r = np.concatenate([np.full((r.shape[0], 1), 100.0), r], axis=1)
+        lo, hi = np.quantile(r, [0.05, 0.95], axis=0)
+        color = COLORS[i % len(COLORS)]
+        ax.fill_between(days, lo, hi, color=color, alpha=0.2, lw=0)
+        ax.plot(days, r.mean(0), marker="o", color=color, label=name)
+    ax.set_xlabel("day")
+    ax.set_ylabel("customers retained (%)")
+    ax.set_title("Retention by scenario (band: 90% interval over draws)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _save(fig, path)
+
+
+def answer_distributions(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
+    """What everyone would answer to the NPS and CES questions, per scenario."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    names = ds["scenario"].values.tolist()
+    width = 0.8 / len(names)
+    for ax, var, label in ((axes[0], "nps", "NPS answer (0-10)"),
+                           (axes[1], "ces", "CES answer (1-7, 7 = most effort)")):
+        x = ds[var].values
+        for i, name in enumerate(names):
+            p = 100 * ds[f"{var}_answers"].sel(scenario=name).mean("draw").values
+            ax.bar(x + (i - (len(names) - 1) / 2) * width, p, width, label=name,
+                   color=COLORS[i % len(COLORS)])
+        ax.set_xticks(x)
+        ax.set_xlabel(label)
+        ax.set_ylabel("% of answers (everyone)")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].axvspan(-0.5, 6.5, color="tab:red", alpha=0.05)
+    axes[0].axvspan(8.5, 10.5, color="tab:green", alpha=0.05)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Answer distributions (posterior mean; shaded: detractors / promoters)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
+            metric: str = "LTV per customer") -> plt.Figure:
+    """Levers ranked by their effect: bars for the change when each is moved down and up."""
+    t = table.head(top).iloc[::-1]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(t) + 1.5))
+    y = np.arange(len(t))
+    ax.barh(y, t["down_mean"].fillna(0), color="tab:orange", label="lever down")
+    ax.barh(y, t["up_mean"].fillna(0), color="tab:blue", label="lever up")
+    for side in ("down", "up"):
+        ok = t[f"{side}_mean"].notna().to_numpy()
+        ax.errorbar(t[f"{side}_mean"][ok], y[ok], xerr=[
+            (t[f"{side}_mean"] - t[f"{side}_low"])[ok], (t[f"{side}_high"] - t[f"{side}_mean"])[ok]],
+            fmt="none", color="black", lw=1, capsize=2)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(y, t["lever"])
+    ax.set_xlabel(f"change in {metric}")
+    ax.set_title("Moments that matter: what moves lifetime value (90% intervals)")
+    ax.legend(loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def journey_flow(episodes: pd.DataFrame, path: Path | None = None,
+                 title: str = "Where customers go") -> plt.Figure:
+    """Needs flowing from the channel they tried first (left) to how the need ended (right),
+    through the number of contacts it took (middle): an alluvial diagram of the log."""
+    ep = episodes[episodes["outcome"] != "in_system"]
+    contacts = np.minimum(ep["contacts"].to_numpy(), 3)
+    middle = np.where(contacts >= 3, "3+ contacts",
+                      np.where(contacts == 2, "2 contacts", "1 contact"))
+    if "transfers" in ep:
+        middle = np.where((ep["transfers"] > 0) & (contacts == 1), "1 contact, transferred",
+                          middle)
+    columns = [ep["first_channel"].astype(str).to_numpy(), middle,
+               ep["outcome"].astype(str).to_numpy()]
+    fig, ax = plt.subplots(figsize=(11, 6))
+    n = len(ep)
+    xs = (0.0, 1.0, 2.0)
+    gap = 0.012
+    spans: list[dict[str, tuple[float, float]]] = []
+    for col in columns:
+        counts = pd.Series(col).value_counts()
+        pos, span = 0.0, {}
+        for name, c in counts.items():
+            span[name] = (pos, pos + c / n)
+            pos += c / n + gap
+        spans.append(span)
+    palette = {name: COLORS[i % len(COLORS)] for i, name in enumerate(spans[0])}
+    for k in range(2):
+        flows = pd.crosstab(columns[k], columns[k + 1]) / n
+        out_pos = {a: spans[k][a][0] for a in spans[k]}
+        in_pos = {b: spans[k + 1][b][0] for b in spans[k + 1]}
+        for a in spans[k]:
+            for b in spans[k + 1]:
+                f = flows.at[a, b] if a in flows.index and b in flows.columns else 0.0
+                if f <= 0:
+                    continue
+                t = np.linspace(0, 1, 40)
+                s = 3 * t**2 - 2 * t**3
+                x = xs[k] + 0.06 + (xs[k + 1] - xs[k] - 0.12) * t
+                lo = out_pos[a] + (in_pos[b] - out_pos[a]) * s
+                color = palette.get(a, "grey") if k == 0 else "grey"
+                ax.fill_between(x, lo, lo + f, color=color, alpha=0.35 if k == 0 else 0.25,
+                                lw=0)
+                out_pos[a] += f
+                in_pos[b] += f
+    for x, span in zip(xs, spans, strict=True):
+        for name, (a, b) in span.items():
+            ax.add_patch(plt.Rectangle((x - 0.06, a), 0.12, b - a,
+                                       color=palette.get(name, "dimgrey")))
+            share = 100 * (b - a)
+            if share >= 1.0:  # left column labelled on its left, the others on their right
+                ax.text(x + (-0.08 if x == 0 else 0.08), (a + b) / 2, f"{name} {share:.0f}%",
+                        va="center", ha="right" if x == 0 else "left", fontsize=9)
+    ax.set_xlim(-0.6, 2.7)
+    ax.set_ylim(1 + gap * 8, -gap)
+    ax.axis("off")
+    for x, label in zip(xs, ("first channel", "contacts it took", "how it ended"),
+                        strict=True):
+        ax.text(x, -0.03, label, ha="center", fontsize=11, weight="bold")
+    ax.set_title(title, pad=24)
+    return _save(fig, path)

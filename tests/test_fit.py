@@ -25,14 +25,6 @@ def run_fit(*args: str, out: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)
 
 
-@pytest.fixture(scope="module")
-def short_fit(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("fit")
-    done = run_fit("sampler.draws=150", "sampler.tune=150", "sampler.chains=2", out=out)
-    assert done.returncode == 0, done.stderr
-    return out
-
-
 def test_fit_writes_summary_posterior_and_plots(short_fit: Path):
     import arviz as az
 

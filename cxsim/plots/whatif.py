@@ -109,10 +109,10 @@ def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
     ax.barh(y, t["down_mean"].fillna(0), color="tab:orange", label="lever down")
     ax.barh(y, t["up_mean"].fillna(0), color="tab:blue", label="lever up")
     for side in ("down", "up"):
-        ok = t[f"{side}_mean"].notna().to_numpy()
-        ax.errorbar(t[f"{side}_mean"][ok], y[ok], xerr=[
-            (t[f"{side}_mean"] - t[f"{side}_low"])[ok], (t[f"{side}_high"] - t[f"{side}_mean"])[ok]],
-            fmt="none", color="black", lw=1, capsize=2)
+        mean, low, high = (t[f"{side}_{k}"].to_numpy(float) for k in ("mean", "low", "high"))
+        ok = np.isfinite(mean)
+        ax.errorbar(mean[ok], y[ok], xerr=[(mean - low)[ok], (high - mean)[ok]], fmt="none",
+                    color="black", lw=1, capsize=2)
     ax.axvline(0, color="grey", lw=1)
     ax.set_yticks(y, t["lever"])
     ax.set_xlabel(f"change in {metric}")

@@ -141,16 +141,7 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
                         axis=0)
     episode_row = {e: i for i, e in enumerate(done["episode_id"].to_numpy().tolist())}
 
-    # Survey fatigue before each episode ended: sum of exp(-(t - sent)/tau) over earlier surveys.
-    tau = fatigue_days * MIN_PER_DAY
-    sent_by = sv.sort_values("sent_min").groupby("customer_id")["sent_min"]
-    sent_lists = {c: s.to_numpy(float) for c, s in sent_by}
-    fatigue = np.zeros(ep_cust.size)
-    for i, (c, t) in enumerate(zip(ep_cust.tolist(), ep_end.tolist(), strict=True)):
-        s = sent_lists.get(c)
-        if s is not None:
-            s = s[s < t]
-            fatigue[i] = np.exp(-(t - s) / tau).sum()
+    fatigue = _fatigue(sv, ep_cust, ep_end, fatigue_days * MIN_PER_DAY, segment_of.size)
 
     post = sv[sv["kind"] == "post_interaction"]
     post = post[post["episode_id"].isin(episode_row)]
@@ -217,6 +208,26 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
         churn0_at_risk=churn0_at_risk, churn0_churned=churn0_churned, check_times=checks,
         n_customers=len(cu), raw=raw,
     )  # fmt: skip
+
+
+def _fatigue(sv: pd.DataFrame, ep_cust: np.ndarray, ep_end: np.ndarray, tau: float,
+             n_customers: int) -> np.ndarray:
+    """Survey fatigue when each episode ended: the sum of exp(-(t - sent)/tau) over the
+    customer's surveys sent strictly before t, summed over (episode, survey) pairs."""
+    order = np.lexsort((sv["sent_min"].to_numpy(float), sv["customer_id"].to_numpy()))
+    s_cust = sv["customer_id"].to_numpy()[order]
+    s_time = sv["sent_min"].to_numpy(float)[order]
+    count = np.bincount(s_cust, minlength=n_customers)
+    first = np.cumsum(count) - count
+    key = s_cust * (1.0 + s_time.max(initial=0.0)) + s_time  # sorted: customer, then time
+    ep_key = ep_cust * (1.0 + s_time.max(initial=0.0)) + ep_end
+    n_before = np.searchsorted(key, ep_key, side="left") - first[ep_cust]
+    n_before = np.clip(n_before, 0, count[ep_cust])
+    pair_ep = np.repeat(np.arange(ep_cust.size), n_before)
+    offsets = np.arange(pair_ep.size) - np.repeat(np.cumsum(n_before) - n_before, n_before)
+    pair_survey = np.repeat(first[ep_cust], n_before) + offsets
+    decay = np.exp(-(ep_end[pair_ep] - s_time[pair_survey]) / tau)
+    return np.bincount(pair_ep, weights=decay, minlength=ep_cust.size)
 
 
 def _subset(q: Queries, keep: np.ndarray) -> Queries:

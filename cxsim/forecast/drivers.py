@@ -40,7 +40,11 @@ def _containment(s: Scenario, d: float, name: str) -> Scenario:
 
 
 def _agents(s: Scenario, d: float, name: str) -> Scenario:
-    shifts = [dataclasses.replace(sh, agents=max(0, round(sh.agents * (1 + d))))
+    """At least one agent more or fewer on every shift, never fewer than one."""
+    def moved(n: int) -> int:
+        return max(min(n, 1), n + int(np.sign(d)) * max(1, round(abs(d) * n)))
+
+    shifts = [dataclasses.replace(sh, agents=moved(sh.agents))
               for sh in s.touchpoints[name].shifts]
     return _touchpoint(s, name, shifts=shifts)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from scipy.special import expit
 
 from cxsim import outcomes
 from cxsim.calibrate.fit import DrawModel
@@ -74,8 +75,8 @@ class Propagated:
     retention: np.ndarray  # (D, checks): share still a customer after each churn check
     check_days: np.ndarray  # (checks,)
     ess: np.ndarray  # (D,) effective sample size of the weights / customers
-    nps_answers: np.ndarray  # (D, 11): share of everyone who would answer 0..10
-    ces_answers: np.ndarray  # (D, 7): share of episodes whose CES would be 1..7
+    nps_answers: np.ndarray  # (A, 11): share of everyone who would answer 0..10, A <= D draws
+    ces_answers: np.ndarray  # (A, 7): share of episodes whose CES would be 1..7
 
 
 class _Paths:
@@ -118,10 +119,9 @@ class _Paths:
         self.ep_repeats = done["repeats"].to_numpy(float)
 
 
-def _hazard(model: DrawModel, q, segment: np.ndarray) -> np.ndarray:
+def _hazard(model: DrawModel, rel: np.ndarray, segment: np.ndarray) -> np.ndarray:
     logit = model.p_matrix("churn_logit", model.prep.segments)
-    return outcomes.churn_hazard(model.relationship(q), logit[:, segment],
-                                 model.col["churn_relationship"])
+    return outcomes.churn_hazard(rel, logit[:, segment], model.col["churn_relationship"])
 
 
 def _weighted(w: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -129,35 +129,39 @@ def _weighted(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (w * x).sum(axis=-1) / w.sum(axis=-1)
 
 
-def _figures(paths: _Paths, draws: Draws, h0: np.ndarray) -> Propagated:
+def _below(model: DrawModel, name: str, n: int, k: int, latent: np.ndarray) -> np.ndarray:
+    """P(answer category <= k) of an ordered logistic: logistic(c_k - latent), (D, M)."""
+    return expit(model.cutpoints(name, n)[:, 0, k][:, None] - latent)
+
+
+def _figures(paths: _Paths, draws: Draws, h0: np.ndarray, answers: int) -> Propagated:
     p = paths.prep
     model = DrawModel(p, draws.values, draws.anchor, draws.anchor_base)
-    h = _hazard(model, paths.q, paths.q.segment)  # (D, Q)
+    rel = model.relationship(paths.q)  # (D, Q); the NPS rounds coincide with the checks
+    h = _hazard(model, rel, paths.q.segment)
     log_ratio = np.where(paths.event, np.log(h) - np.log(h0), np.log1p(-h) - np.log1p(-h0))
     log_w = (paths.q_to_customer @ log_ratio.T).T  # (D, N)
     w = np.exp(log_w - log_w.max(axis=1, keepdims=True))
     w /= w.mean(axis=1, keepdims=True)
     ess = w.sum(axis=1) ** 2 / (w**2).sum(axis=1) / paths.n
 
-    h_end = _hazard(model, paths.q_end, paths.q_end.segment)
+    h_end = _hazard(model, model.relationship(paths.q_end), paths.q_end.segment)
     residual = np.zeros_like(w)
     residual[:, paths.q_end.customer] = outcomes.residual_value(
         paths.bill[paths.q_end.customer], h_end, paths.discount) * paths.residual_factor
 
-    rel = model.relationship(paths.q)  # the NPS rounds coincide with the churn checks
-    nps_p = outcomes.nps_probs(rel, model.col["nps_slope"],
-                               model.cutpoints("nps_cutpoints", 10))
-    net = nps_p[..., 9:].sum(-1) - nps_p[..., :7].sum(-1)
-    w_q = w[:, paths.q.customer]
-    ces_p = outcomes.ordinal_probs(model.effort, model.cutpoints("ces_cutpoints", 6))
+    # Only the cumulative probabilities each figure needs (never a D x M x K array):
+    # NPS = P(9-10) - P(0-6); E[CES] = 7 - sum_k P(CES <= k+1); CSAT = P(4-5).
+    x = model.col["nps_slope"] * rel
+    net = 1 - _below(model, "nps_cutpoints", 10, 8, x) - _below(model, "nps_cutpoints", 10, 6, x)
+    ces = 7 - sum(_below(model, "ces_cutpoints", 6, k, model.effort) for k in range(6))
     sat = model.base[:, p.ep_segment] + model.dev
-    csat_p = outcomes.ordinal_probs(sat, model.cutpoints("csat_cutpoints", 4))
-    w_e = w[:, paths.ep_customer]
+    w_q, w_e = w[:, paths.q.customer], w[:, paths.ep_customer]
     n = paths.n
     figures = {
         "nps": 100 * _weighted(w_q, net),
-        "ces": _weighted(w_e, (ces_p * np.arange(1, 8)).sum(-1)),
-        "csat": 100 * _weighted(w_e, csat_p[..., 3:].sum(-1)),
+        "ces": _weighted(w_e, ces),
+        "csat": 100 * _weighted(w_e, 1 - _below(model, "csat_cutpoints", 4, 2, sat)),
         "retention": (w * paths.stayed).sum(1) / n,
         "churn_rate": (w * (1 - paths.stayed)).sum(1) / (w * paths.exposure).sum(1),
         "ltv": (w * (paths.paid_value + residual * paths.stayed)).sum(1) / n,
@@ -166,21 +170,25 @@ def _figures(paths: _Paths, draws: Draws, h0: np.ndarray) -> Propagated:
         "repeats_per_need": _weighted(w_e, paths.ep_repeats),
         "resolved_rate": _weighted(w_e, p.resolved),
     }
-    retention = (w @ paths.alive) / n
-    nps_answers = (w_q[..., None] * nps_p).sum(1) / w_q.sum(1)[:, None]
-    ces_answers = (w_e[..., None] * ces_p).sum(1) / w_e.sum(1)[:, None]
-    return Propagated(figures, retention, paths.checks / MIN_PER_DAY, ess, nps_answers,
-                      ces_answers)
+    # Whole answer distributions (for the plots) from the first few draws only: costly.
+    a = slice(0, answers)
+    nps_p = outcomes.nps_probs(rel[a], model.col["nps_slope"][a],
+                               model.cutpoints("nps_cutpoints", 10)[a])
+    ces_p = outcomes.ordinal_probs(model.effort[a], model.cutpoints("ces_cutpoints", 6)[a])
+    return Propagated(figures, (w @ paths.alive) / n, paths.checks / MIN_PER_DAY, ess,
+                      (w_q[a, :, None] * nps_p).sum(1) / w_q[a].sum(1)[:, None],
+                      (w_e[a, :, None] * ces_p).sum(1) / w_e[a].sum(1)[:, None])
 
 
 def propagate(data: ObservedData, s: Scenario, draws: Draws, reference: Draws,
-              block: int = 32) -> Propagated:
+              block: int = 32, answers: int = 4) -> Propagated:
     """Figures of one replication (``data``, simulated with ``s`` at ``reference``, a single
-    draw) under every draw of ``draws``, ``block`` draws at a time (memory)."""
+    draw) under every draw of ``draws``, ``block`` draws at a time (memory); whole answer
+    distributions from the first ``answers`` draws of each block."""
     paths = _Paths(data, s)
-    h0 = _hazard(DrawModel(paths.prep, reference.values, reference.anchor,
-                           reference.anchor_base), paths.q, paths.q.segment)
-    parts = [_figures(paths, draws.take(np.arange(i, min(i + block, draws.size))), h0)
+    ref = DrawModel(paths.prep, reference.values, reference.anchor, reference.anchor_base)
+    h0 = _hazard(ref, ref.relationship(paths.q), paths.q.segment)
+    parts = [_figures(paths, draws.take(np.arange(i, min(i + block, draws.size))), h0, answers)
              for i in range(0, draws.size, block)]
     return Propagated(
         {k: np.concatenate([x.figures[k] for x in parts]) for k in parts[0].figures},

@@ -35,9 +35,11 @@ def staff_cost(s: Scenario, cost_per_agent_hour: float, bot_cost_per_day: float)
 
 
 def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, float],
-                      on_replication: Callable[[], None] | None = None) -> xr.Dataset:
+                      on_replication: Callable[[], None] | None = None,
+                      reference: dict[str, float] | None = None) -> xr.Dataset:
     """Figures (draw, metric) and retention (draw, period) of scenario ``s``: simulated at the
-    draws' mean behaviour, each replication propagating the draws paired with it."""
+    draws' mean behaviour (or ``reference``), each replication propagating the draws paired
+    with it."""
     reps = s.replications
     if draws is None:
         own = scenario_draws(s)
@@ -45,14 +47,14 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
                       own.anchor_base)
         reference = own
     else:
-        theta = draws.mean()
+        theta = draws.mean() if reference is None else reference
         reference = Draws({k: np.array([v]) for k, v in theta.items()}, draws.anchor,
                           draws.anchor_base)
         s = with_theta(s, theta)
     n = draws.size
     figures = np.full((n, len(METRICS)), np.nan)
     retention = ess = check_days = None
-    answers = {"nps_answers": np.full((n, 11), np.nan), "ces_answers": np.full((n, 7), np.nan)}
+    answers: dict[str, list[np.ndarray]] = {"nps_answers": [], "ces_answers": []}
     for rep in range(reps):
         pick = np.arange(rep, n, reps)
         if pick.size == 0:
@@ -69,7 +71,7 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
                 figures[pick, j] = out.figures[name]
         retention[pick], ess[pick] = out.retention, out.ess
         for k, v in answers.items():
-            v[pick] = getattr(out, k)
+            v.append(getattr(out, k))
         if on_replication is not None:
             on_replication()
     figures[:, METRICS.index("staff_cost")] = staff_cost(s, *costs)
@@ -77,8 +79,7 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
         {"figures": (("draw", "metric"), figures),
          "retention": (("draw", "period"), retention),
          "weights_ess": (("draw",), ess),
-         "nps_answers": (("draw", "nps"), answers["nps_answers"]),
-         "ces_answers": (("draw", "ces"), answers["ces_answers"])},
+         **{k: ((k[:3],), np.concatenate(v).mean(axis=0)) for k, v in answers.items()}},
         coords={"draw": np.arange(n), "metric": list(METRICS), "period": check_days,
                 "nps": np.arange(11), "ces": np.arange(1, 8)},
     )

@@ -85,7 +85,7 @@ def answer_distributions(ds: xr.Dataset, path: Path | None = None) -> plt.Figure
                            (axes[1], "ces", "CES answer (1-7, 7 = most effort)")):
         x = ds[var].values
         for i, name in enumerate(names):
-            p = 100 * ds[f"{var}_answers"].sel(scenario=name).mean("draw").values
+            p = 100 * ds[f"{var}_answers"].sel(scenario=name).values
             ax.bar(x + (i - (len(names) - 1) / 2) * width, p, width, label=name,
                    color=COLORS[i % len(COLORS)])
         ax.set_xticks(x)
@@ -106,13 +106,12 @@ def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
     t = table.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(t) + 1.5))
     y = np.arange(len(t))
-    ax.barh(y, t["down_mean"].fillna(0), color="tab:orange", label="lever down")
-    ax.barh(y, t["up_mean"].fillna(0), color="tab:blue", label="lever up")
-    for side in ("down", "up"):
+    for side, shift, color in (("down", -0.2, "tab:orange"), ("up", 0.2, "tab:blue")):
         mean, low, high = (t[f"{side}_{k}"].to_numpy(float) for k in ("mean", "low", "high"))
+        ax.barh(y + shift, np.nan_to_num(mean), height=0.4, color=color, label=f"lever {side}")
         ok = np.isfinite(mean)
-        ax.errorbar(mean[ok], y[ok], xerr=[(mean - low)[ok], (high - mean)[ok]], fmt="none",
-                    color="black", lw=1, capsize=2)
+        ax.errorbar(mean[ok], (y + shift)[ok], xerr=[(mean - low)[ok], (high - mean)[ok]],
+                    fmt="none", color="black", lw=1, capsize=2)
     ax.axvline(0, color="grey", lw=1)
     ax.set_yticks(y, t["lever"])
     ax.set_xlabel(f"change in {metric}")

@@ -166,7 +166,8 @@ def test_whatif_app_with_a_posterior(short_fit: Path, tmp_path: Path):
     assert dict(ds["figures"].sizes) == {"scenario": 3, "draw": 40, "metric": ds.sizes["metric"]}
     assert ds["retention"].dims == ("scenario", "draw", "period")
     assert ds["figures"].std("draw").sel(metric="nps").min() > 0  # behaviour uncertainty
-    for png in ("deltas.png", "retention.png", "answers.png"):
+    for png in ("deltas.png", "retention.png", "answers.png", "flow_baseline.png",
+                "flow_three_steps.png"):
         assert (tmp_path / "ok" / png).read_bytes()[:4] == b"\x89PNG"
 
 
@@ -187,3 +188,22 @@ def test_whatif_app_refuses_bad_input_cleanly(args, message, tmp_path: Path):
     done = run_whatif(*args, out=tmp_path)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_drivers_rank_levers_by_their_effect_on_ltv(tmp_path: Path):
+    from cxsim.forecast.drivers import driver_table, levers
+    from cxsim.plots.whatif import tornado
+
+    s = compose_scenario(["population.customers=5000", "horizon=63", "replications=1"])
+    names = set(levers(s))
+    assert {"phone_front: agents", "chatbot: containment", "handoffs: context carried",
+            "return_refund: procedure steps"} <= names
+    pick = ["phone_front: first-contact resolution", "handoffs: context carried",
+            "web_kb: containment"]
+    table = driver_table(s, None, only=pick)
+    assert sorted(table["lever"]) == sorted(pick)
+    assert table["effect"].is_monotonic_decreasing
+    fcr = table.set_index("lever").loc["phone_front: first-contact resolution"]
+    assert fcr["down_mean"] < 0  # fewer needs solved first time: less value
+    tornado(table, tmp_path / "drivers.png")
+    assert (tmp_path / "drivers.png").read_bytes()[:4] == b"\x89PNG"

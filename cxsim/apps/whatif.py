@@ -6,8 +6,9 @@
 Writes ``OUT/whatif.nc`` (figures: scenario x draw x metric; retention: scenario x draw x
 period), ``OUT/whatif.json`` (the baseline's figures and each change's delta, 90% intervals,
 probability of improvement) and figures (forest plot of the deltas, retention curves, answer
-distributions; with ``drivers=true`` the levers ranked by their effect on LTV and a tornado
-plot). A posterior that failed its diagnostics is refused unless ``force=true``.
+distributions, a journey flow diagram per scenario; with ``drivers=true`` the levers ranked
+by their effect on LTV and a tornado plot). A posterior that failed its diagnostics is
+refused unless ``force=true``.
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def run(cfg: DictConfig) -> dict:
     scenarios = ", ".join(["baseline", *study.scenarios])
     print(f"cxsim-whatif: {scenarios}; {study.baseline.population.customers} customers, "
           f"{study.baseline.horizon:g} days, {study.baseline.replications} replications")
+    logs: dict = {}
     ds = run_study(study, draws, float(cfg.cost_per_agent_hour), float(cfg.bot_cost_per_day),
-                   progress)
+                   progress, episodes=logs)
     ds.attrs.update({**source,
                      "config": json.dumps(OmegaConf.to_container(cfg, resolve=True))})
     atomic_write(out / "whatif.nc", lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
@@ -99,6 +101,9 @@ def run(cfg: DictConfig) -> dict:
     plots.forest(ds, out / "deltas.png")
     plots.retention_curves(ds, out / "retention.png")
     plots.answer_distributions(ds, out / "answers.png")
+    for name, episodes in logs.items():
+        plots.journey_flow(episodes, out / f"flow_{name}.png", title=f"Where customers go: "
+                           f"{name} (replication 0)")
     _print(doc, out)
     return doc
 

@@ -85,12 +85,14 @@ def levers(s: Scenario) -> dict[str, Change]:
 
 
 def driver_table(s: Scenario, draws: Draws | None, step: float = 0.2,
-                 progress: bool = False, metric: str = "ltv") -> pd.DataFrame:
+                 progress: bool = False, metric: str = "ltv",
+                 only: list[str] | None = None) -> pd.DataFrame:
     """Each lever's effect on ``metric`` when moved down and up: mean change per customer and
-    its 90% interval over draws, sorted by the larger absolute effect."""
+    its 90% interval over draws, sorted by the larger absolute effect (``only``: these
+    levers)."""
     base = _metric(s, draws, metric)
     rows = []
-    items = list(levers(s).items())
+    items = [(k, v) for k, v in levers(s).items() if only is None or k in only]
     bar = None
     if progress:
         from tqdm.auto import tqdm

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from cxsim.data.synthetic import observe_replication
@@ -36,10 +37,11 @@ def staff_cost(s: Scenario, cost_per_agent_hour: float, bot_cost_per_day: float)
 
 def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, float],
                       on_replication: Callable[[], None] | None = None,
-                      reference: dict[str, float] | None = None) -> xr.Dataset:
+                      reference: dict[str, float] | None = None,
+                      episodes: list[pd.DataFrame] | None = None) -> xr.Dataset:
     """Figures (draw, metric) and retention (draw, period) of scenario ``s``: simulated at the
     draws' mean behaviour (or ``reference``), each replication propagating the draws paired
-    with it."""
+    with it. The first replication's experience log is appended to ``episodes`` if given."""
     reps = s.replications
     if draws is None:
         own = scenario_draws(s)
@@ -60,6 +62,8 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
         if pick.size == 0:
             continue
         result = Replication(s, rep, keep_rows=True).run()
+        if episodes is not None and rep == 0:
+            episodes.append(result.episodes)
         out = propagate(observe_replication(result, s), s, draws.take(pick), reference)
         queues = report.summarise(s, [result])  # operational: the load of the reference
         out.figures.update({k: queues.get(k, np.nan) for k in OPERATIONAL})
@@ -86,9 +90,12 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
 
 
 def run_study(study: Study, draws: Draws | None, cost_per_agent_hour: float = 30.0,
-              bot_cost_per_day: float = 0.0, progress: bool = False) -> xr.Dataset:
+              bot_cost_per_day: float = 0.0, progress: bool = False,
+              episodes: dict[str, pd.DataFrame] | None = None) -> xr.Dataset:
     """The study's ``whatif`` dataset: figures (scenario, draw, metric), retention (scenario,
-    draw, period in days), the importance weights' effective sample size (scenario, draw)."""
+    draw, period in days), the importance weights' effective sample size (scenario, draw),
+    the answer distributions (scenario, answer). ``episodes``, if given, receives each
+    scenario's first experience log (for :func:`cxsim.plots.whatif.journey_flow`)."""
     scenarios = {"baseline": study.baseline, **study.scenarios}
     bar = None
     if progress:
@@ -96,8 +103,12 @@ def run_study(study: Study, draws: Draws | None, cost_per_agent_hour: float = 30
 
         total = sum(s.replications for s in scenarios.values())
         bar = tqdm(total=total, desc="simulating scenarios", unit="replication", leave=False)
+    logs: list[pd.DataFrame] = []
     parts = [simulate_scenario(s, draws, (cost_per_agent_hour, bot_cost_per_day),
-                               bar.update if bar else None) for s in scenarios.values()]
+                               bar.update if bar else None, episodes=logs)
+             for s in scenarios.values()]
+    if episodes is not None:
+        episodes.update(zip(scenarios, logs, strict=True))
     if bar is not None:
         bar.close()
     ds = xr.concat(parts, dim="scenario").assign_coords(scenario=list(scenarios))

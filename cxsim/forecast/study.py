@@ -112,6 +112,42 @@ class Posterior:
     process: dict[str, float]
 
 
+def posterior_of_fit(tree: Any, summary: dict) -> Posterior:
+    """The posterior of an in-memory fit (:func:`cxsim.calibrate.fit.fit_micro`'s result)."""
+    from cxsim.calibrate.fit import parameter_draws
+
+    post = tree["posterior"].to_dataset()
+    fixed = summary["fixed"]
+    anchor = _anchor(post)
+    settings = summary["settings"]
+    return Posterior(Draws(parameter_draws(post), anchor,
+                           float(fixed[f"satisfaction_base[{anchor}]"])),
+                     bool(summary["fit_for_forecasting"]), Path("."), "",
+                     {k: float(settings[k]) for k in ("churn_period_days", "fatigue_days")})
+
+
+def _anchor(post: Any) -> str:
+    """The segment whose baseline the fit fixed: the one that is not free."""
+    return str(sorted(set(post.coords["segment"].values.tolist())
+                      - set(post.coords["free_segment"].values.tolist()))[0])
+
+
+def compose_study(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Study:
+    """The study ``experiments/NAME.yaml`` with Hydra overrides, as ``cxsim-whatif`` sees it.
+
+    >>> study = compose_study("simpler_returns", ["population.customers=1000"])
+    >>> study.headline, list(study.scenarios)
+    ('ces', ['three_steps', 'three_steps_and_store'])
+    """
+    from hydra import compose, initialize_config_dir
+
+    from cxsim.spec import config_dir
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose("whatif", overrides=[f"experiment={name}", *overrides])
+    return load_study(cfg)
+
+
 def read_posterior(path: str | Path) -> Posterior:
     """Read ``cxsim-fit``'s ``posterior.nc`` (or the directory holding it)."""
     import xarray as xr
@@ -132,9 +168,7 @@ def read_posterior(path: str | Path) -> Posterior:
     if "free_segment" not in post.coords:
         raise SpecError("posterior", str(path), "not a micro-data posterior of cxsim-fit")
     config = json.loads(attrs.get("config", "{}"))
-    anchor = sorted(set(post.coords["segment"].values.tolist())
-                    - set(post.coords["free_segment"].values.tolist()))[0]
-    draws = Draws(parameter_draws(post), str(anchor),
+    draws = Draws(parameter_draws(post), _anchor(post),
                   float(config.get("anchor", {}).get("satisfaction_base", 0.5)))
     fit_ok = json.loads(str(attrs.get("fit_for_forecasting", "false")).lower())
     return Posterior(draws, bool(fit_ok), path, str(attrs.get("model_hash", "")),

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-
-from cxsim.fileio import atomic_write  # noqa: E402
+from cxsim.fileio import atomic_write
 
 FOREST = {  # metric: (title, scale)
     "nps": ("NPS (points)", 1.0), "ces": ("CES (1-7, lower is better)", 1.0),

@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-APPS = {"cxsim-simulate": "cxsim.apps.simulate"}
+APPS = {"cxsim-simulate": "cxsim.apps.simulate", "cxsim-whatif": "cxsim.apps.whatif"}
+WRITES = {"cxsim-simulate": "metrics.json", "cxsim-whatif": "whatif.json"}
 
 
 def console_examples() -> list[tuple[str, str, str]]:
@@ -50,5 +51,5 @@ def test_console_example(doc, command, expected, tmp_path):
         assert "Traceback" not in done.stderr
     else:
         assert done.returncode == 0, done.stderr
-        assert (tmp_path / "metrics.json").exists()
+        assert (tmp_path / WRITES[app]).exists()
         assert expected in done.stdout

@@ -207,3 +207,16 @@ def test_drivers_rank_levers_by_their_effect_on_ltv(tmp_path: Path):
     assert fcr["down_mean"] < 0  # fewer needs solved first time: less value
     tornado(table, tmp_path / "drivers.png")
     assert (tmp_path / "drivers.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_each_scenario_keeps_its_own_unfitted_behaviour(short_fit: Path):
+    """A posterior holds what the fit learned; survey rates and revenue stay each scenario's,
+    so a change of survey frequency is a lever under a posterior too."""
+    from cxsim.forecast.study import posterior_draws, read_posterior
+
+    s = compose_scenario(["population.customers=1000"])
+    draws = posterior_draws(read_posterior(short_fit), s, 5)
+    assert "post_survey_prob" not in draws.values and "memory" in draws.values
+    more = with_theta(s, {"post_survey_prob": 0.9})
+    assert (draws.completed(theta_of(more)).values["post_survey_prob"] == 0.9).all()
+    assert (draws.completed(theta_of(more)).values["memory"] == draws.values["memory"]).all()

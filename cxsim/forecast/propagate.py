@@ -60,6 +60,11 @@ class Draws:
         return Draws({k: v[index] for k, v in self.values.items()}, self.anchor,
                      self.anchor_base)
 
+    def completed(self, theta: dict[str, float]) -> Draws:
+        """These draws, with ``theta``'s value for every parameter they do not hold."""
+        missing = {k: np.full(self.size, v) for k, v in theta.items() if k not in self.values}
+        return Draws({**missing, **self.values}, self.anchor, self.anchor_base)
+
     def mean(self) -> dict[str, float]:
         """The reference theta_0: every parameter's mean, the anchor's fixed baseline."""
         theta = {k: float(v.mean()) for k, v in self.values.items()}

@@ -21,7 +21,7 @@ from cxsim.engine import Replication, report
 from cxsim.engine.staffing import agent_hours
 from cxsim.forecast.propagate import HIGHER_IS_BETTER, METRICS, Draws, propagate
 from cxsim.forecast.study import Study, scenario_draws
-from cxsim.spec import Scenario, with_theta
+from cxsim.spec import Scenario, theta_of, with_theta
 
 INTERVAL = (0.05, 0.95)  # the 90% interval reported
 OPERATIONAL = ("mean_wait", "service_level")  # live queues, as in cxsim-simulate's metrics
@@ -49,6 +49,7 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
                       own.anchor_base)
         reference = own
     else:
+        draws = draws.completed(theta_of(s))  # what the fit did not learn: this scenario's
         theta = draws.mean() if reference is None else reference
         reference = Draws({k: np.array([v]) for k, v in theta.items()}, draws.anchor,
                           draws.anchor_base)

@@ -176,8 +176,9 @@ def read_posterior(path: str | Path) -> Posterior:
 
 
 def posterior_draws(post: Posterior, s: Scenario, n: int) -> Draws:
-    """``n`` draws of ``post`` (evenly spaced over its chains) as behaviour of ``s``: the
-    posterior's parameters, and the scenario's own values for what the fit did not learn."""
+    """``n`` draws of ``post`` (evenly spaced over its chains) as behaviour of ``s``. Only
+    what the fit learned: each scenario keeps its own values of the rest (survey rates,
+    revenue, discounting), so a change of survey frequency is a lever like any other."""
     for name, value in post.process.items():
         ours = getattr(s.behaviour, name)
         if not np.isclose(ours, value):
@@ -194,8 +195,7 @@ def posterior_draws(post: Posterior, s: Scenario, n: int) -> Draws:
     if n < 1:
         raise SpecError("draws", n, "must be at least 1")
     index = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
-    values = {k: np.full(index.size, v) for k, v in theta.items()}
-    values.update({k: v[index] for k, v in fitted.items()})
+    values = {k: v[index] for k, v in fitted.items()}
     values[f"satisfaction_base[{post.draws.anchor}]"] = np.full(index.size,
                                                                 post.draws.anchor_base)
     missing = [k for k in theta if k.startswith(("satisfaction_base[", "churn_logit["))

@@ -4,8 +4,8 @@ Same parameters and priors as :func:`cxsim.calibrate.micro.build_model`, but one
 per survey sent, per answer and per (customer, churn check): ``pm.Bernoulli(logit_p=...)``
 and ``pm.OrderedLogistic`` with PyMC's default ``compute_p=True``. Customers without an
 earlier episode are NOT grouped: their queries simply have no (query, episode) pairs, so their
-relationship is the segment baseline. Relationships use the same pair arrays and scatter-add
-(:func:`cxsim.calibrate.micro._relationship_dev`) as cxsim's model.
+relationship is the segment baseline. Relationships are a scatter-add over every (query,
+earlier episode) pair, one exponential per pair (:func:`relationship_dev`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxsim.calibrate.micro import (
-    EFFORT_TERMS,
-    Priors,
-    _cutpoints,
-    _relationship_dev,
-    anchor_reason,
-)
+from cxsim.calibrate.micro import EFFORT_TERMS, Priors, _cutpoints, anchor_reason
 from cxsim.calibrate.prepare import Prepared, Queries, _queries
 from cxsim.data import ObservedData
+
+
+def relationship_dev(pt, q: Queries, alpha, dev, log_memory, wcum):
+    """R - base at each query: sum over earlier episodes j of alpha_j d_j memory**(W - W_j)."""
+    exponent = wcum[q.last_episode[q.pair_query]] - wcum[q.pair_episode]
+    contrib = alpha[q.pair_episode] * dev[q.pair_episode] * pt.exp(log_memory * exponent)
+    return pt.inc_subtensor(pt.zeros(q.customer.size)[q.pair_query], contrib)
 
 
 @dataclass
@@ -128,12 +129,12 @@ def build_plain_model(p: Prepared, f: FullQueries, anchor: str, anchor_base: flo
         log_memory = pt.log(memory)
         alpha = 1.0 - pt.exp(log_memory * moment[p.ep_reason])
         wcum = pt.dot(p.prefix_counts, moment)
-        r_nps = _relationship_dev(pt, f.nps_q, alpha, dev, log_memory, wcum)
+        r_nps = relationship_dev(pt, f.nps_q, alpha, dev, log_memory, wcum)
         pm.Bernoulli("nps_answered", logit_p=r0 + r1 * pt.abs(r_nps), observed=f.nps_answered)
         latent = nps_slope * (base[f.nps_q.segment] + r_nps)
         pm.OrderedLogistic("nps", eta=latent[f.nps_answer_index], cutpoints=nps_cut,
                            observed=f.nps_value)
-        r_churn = _relationship_dev(pt, f.churn_q, alpha, dev, log_memory, wcum)
+        r_churn = relationship_dev(pt, f.churn_q, alpha, dev, log_memory, wcum)
         seg = f.churn_q.segment
         pm.Bernoulli("churned", logit_p=churn_logit[seg] - eta_r * (base[seg] + r_churn),
                      observed=f.churned)

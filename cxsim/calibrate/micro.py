@@ -9,9 +9,16 @@ Likelihood (see :mod:`cxsim.outcomes` and :mod:`cxsim.calibrate.prepare`):
 - churn: at each check a customer at risk leaves ~ Bernoulli(logistic(eta_seg - eta_R*R)),
   a discrete-time hazard with censoring whose covariate R moves with every episode.
 
-Fast by construction: only the answered category's probability is computed (never an N x K
-array), customers with no episode yet enter as counts per segment, and relationships are a
-scatter-add over (query, earlier episode) pairs, not a scan.
+Fast by construction (:func:`group`; each step measured in ``benchmarks/fit.py``'s history):
+only the answered category's probability is computed (never an N x K array), as
+``-softplus(latent - c_y) - softplus(c_{y-1} - latent) + log(1 - exp(-gap_y))`` whose last term
+is one number per category; rows that share their value are summed once with a count
+(customers with no episode yet per segment, churn checks and periodic surveys per relationship,
+CES answers per effort features); a relationship is computed once per distinct (customer, last
+episode) - a periodic survey and the churn check at the same time share it - as a sum over the
+customer's earlier episodes whose decay factors take few distinct values (per reason and
+counts of later episodes by reason), so no exponential is evaluated per pair; and every
+softplus shares one exponential with its gradient.
 
 Identification: satisfaction has no natural origin (a shift of every baseline is absorbed by
 the CSAT and NPS cutpoints and the churn intercepts), so the anchor segment's baseline is
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxsim.calibrate.prepare import Prepared, Queries
+from cxsim.calibrate.prepare import Prepared
 
 FAR = 1e3  # stands for an infinite cutpoint in ordered-logistic probabilities
 EFFORT_TERMS = ("effort_per_step", "effort_per_log_wait", "effort_per_repeat",
@@ -57,13 +64,28 @@ class Priors:
     churn_relationship_sd: float = 2.0
 
 
-def _ordered_logp(pt, latent, cutpoints, y):
-    """log P(y | latent) of an ordered logistic, for observed categories ``y`` only."""
+def _softplus(pt, x):
+    """log(1 + e^x) as (x + |x|)/2 + log1p(e^-|x|): its gradient reuses the same exponential
+    (``pt.softplus``'s gradient, a sigmoid, evaluates a second one). The ``minimum`` (a no-op:
+    e^-|x| <= 1) keeps PyTensor from rewriting this back into ``softplus``."""
+    return 0.5 * (x + pt.abs(x)) + pt.log1p(pt.minimum(pt.exp(-pt.abs(x)), 1.0))
+
+
+def _bernoulli(pt, logit, n, k):
+    """Sum of the log-probabilities of k successes in n trials (not the binomial coefficient:
+    these are n separate rows with the same logit): k*x - n*softplus(x)."""
+    return (k * logit - n * _softplus(pt, logit)).sum()
+
+
+def _ordered_logp(pt, latent, cutpoints, gaps, y):
+    """log P(y | latent) of an ordered logistic, for observed categories ``y`` only.
+
+    sigmoid(u) - sigmoid(l) = sigmoid(u) * sigmoid(-l) * (1 - e^(l - u)) with u = c_y - latent,
+    l = c_{y-1} - latent, and u - l = gap_y does not depend on the latent: two softplus per row,
+    and log1mexp once per category. End categories have c_{-1} = -FAR, c_{K-1} = FAR."""
     ext = pt.concatenate([pt.as_tensor([-FAR]), cutpoints, pt.as_tensor([FAR])])
-    upper = ext[y + 1] - latent
-    lower = ext[y] - latent
-    log_up = -pt.softplus(-upper)
-    return log_up + pt.log1mexp(-pt.softplus(-lower) - log_up)
+    log_gap = pt.concatenate([pt.zeros(1), pt.log1mexp(-gaps), pt.zeros(1)])
+    return -_softplus(pt, latent - ext[y + 1]) - _softplus(pt, ext[y] - latent) + log_gap[y]
 
 
 def _ordered_probs(pt, latent, cutpoints):
@@ -71,17 +93,6 @@ def _ordered_probs(pt, latent, cutpoints):
     cum = pt.sigmoid(cutpoints[None, :] - latent[:, None])
     zeros = pt.zeros_like(cum[:, :1])
     return pt.diff(pt.concatenate([zeros, cum, zeros + 1.0], axis=1), axis=1)
-
-
-def _log_bernoulli(pt, logit, y):
-    return y * -pt.softplus(-logit) + (1 - y) * -pt.softplus(logit)
-
-
-def _relationship_dev(pt, q: Queries, alpha, dev, log_memory, wcum):
-    """R - base at each query: sum over earlier episodes j of alpha_j d_j memory**(W - W_j)."""
-    exponent = wcum[q.last_episode[q.pair_query]] - wcum[q.pair_episode]
-    contrib = alpha[q.pair_episode] * dev[q.pair_episode] * pt.exp(log_memory * exponent)
-    return pt.inc_subtensor(pt.zeros(q.customer.size)[q.pair_query], contrib)
 
 
 def _cutpoints(pm, pt, name: str, n: int, dims: str, first_mu: float, pr: Priors):
@@ -96,6 +107,93 @@ def _cutpoints(pm, pt, name: str, n: int, dims: str, first_mu: float, pr: Priors
     return pm.Deterministic(name, cuts, dims=dims)
 
 
+def _gaps(model, name: str):
+    """The gap variable of the cutpoints ``name`` made by :func:`_cutpoints`."""
+    return model[f"{name}_gaps"]
+
+
+@dataclass
+class Grouped:
+    """The likelihood's rows of :class:`Prepared`, with rows of equal value summed once.
+
+    A *node* is a distinct (customer, last episode ended by then): every periodic survey and
+    churn check of a customer between two of their episodes has the same relationship. Its
+    value is a sum over pairs (node, earlier-or-same episode j of that customer) of
+    (1 - m^w_j) d_j m^(W - W_j); the decay depends only on a pair's *class* (j's reason, and
+    the counts by reason of the customer's episodes after j), of which there are few."""
+
+    node_segment: np.ndarray  # (nodes,)
+    pair_node: np.ndarray  # (pairs,)
+    pair_episode: np.ndarray  # (pairs,)
+    pair_class: np.ndarray  # (pairs,)
+    class_reason: np.ndarray  # (classes,) reason of the earlier episode
+    class_later: np.ndarray  # (classes, reasons) later episodes of the customer, by reason
+    churn_node: np.ndarray  # nodes with churn checks: their count and how many churned
+    churn_n: np.ndarray
+    churn_k: np.ndarray
+    nps_node: np.ndarray  # nodes with periodic surveys: sent and answered
+    nps_n: np.ndarray
+    nps_k: np.ndarray
+    answer_node: np.ndarray  # distinct (node, NPS answer) with counts
+    answer_value: np.ndarray
+    answer_count: np.ndarray
+    ces_episode: np.ndarray  # one episode per distinct (effort features, CES answer)
+    ces_value: np.ndarray
+    ces_count: np.ndarray
+
+
+def _unique_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique over rows of ``x`` (n, k) that also works for n = 0: (rows, first, inverse,
+    counts)."""
+    if x.shape[0] == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return x, empty, empty, empty
+    rows, first, inv, counts = np.unique(x, axis=0, return_index=True, return_inverse=True,
+                                         return_counts=True)
+    return rows, first, inv.ravel(), counts
+
+
+def group(p: Prepared) -> Grouped:
+    """Sufficient statistics of the micro-data likelihood (see :class:`Grouped`)."""
+    nq, cq = p.nps_q, p.churn_q
+    last = np.concatenate([nq.last_episode, cq.last_episode])
+    nodes, inv = np.unique(last, return_inverse=True)
+    nps_inv, churn_inv = inv[:nq.last_episode.size], inv[nq.last_episode.size:]
+    segment = np.zeros(nodes.size, dtype=np.int64)
+    segment[nps_inv], segment[churn_inv] = nq.segment, cq.segment
+    # pairs: each node with every episode of its customer up to and including its last one
+    upto = p.prefix_counts.sum(axis=1).astype(np.int64)[nodes]  # the customer's nth episode
+    pair_node = np.repeat(np.arange(nodes.size), upto)
+    offset = np.arange(pair_node.size) - np.repeat(np.cumsum(upto) - upto, upto)
+    pair_episode = np.repeat(nodes - upto + 1, upto) + offset
+    later = p.prefix_counts[nodes[pair_node]] - p.prefix_counts[pair_episode]
+    classes, _, pair_class, _ = _unique_rows(
+        np.column_stack([p.ep_reason[pair_episode], later]).astype(np.int64))
+
+    def per_node(index: np.ndarray, y: np.ndarray):
+        n = np.bincount(index, minlength=nodes.size)
+        k = np.bincount(index, weights=y, minlength=nodes.size)
+        keep = np.flatnonzero(n)
+        return keep, n[keep].astype(float), k[keep]
+
+    churn_node, churn_n, churn_k = per_node(churn_inv, p.churned)
+    nps_node, nps_n, nps_k = per_node(nps_inv, p.nps_answered)
+    answers, _, _, answer_count = _unique_rows(
+        np.column_stack([nps_inv[p.nps_answer_index], p.nps_value]).astype(np.int64))
+    e = p.post_answered_episode
+    _, first, _, ces_count = _unique_rows(
+        np.column_stack([p.steps[e], p.log_wait[e], p.repeats[e], p.switches[e], p.ces]))
+    return Grouped(
+        node_segment=segment, pair_node=pair_node, pair_episode=pair_episode,
+        pair_class=pair_class, class_reason=classes[:, 0], class_later=classes[:, 1:].astype(float),
+        churn_node=churn_node, churn_n=churn_n, churn_k=churn_k,
+        nps_node=nps_node, nps_n=nps_n, nps_k=nps_k,
+        answer_node=answers[:, 0], answer_value=answers[:, 1],
+        answer_count=answer_count.astype(float),
+        ces_episode=e[first], ces_value=p.ces[first], ces_count=ces_count.astype(float),
+    )  # fmt: skip
+
+
 def anchor_reason(p: Prepared) -> int:
     """Index of the reason whose moment weight is fixed at 1: the most frequent one."""
     return int(np.bincount(p.ep_reason, minlength=len(p.reasons)).argmax())
@@ -107,6 +205,7 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
     import pytensor.tensor as pt
 
     pr = priors or Priors()
+    gr = group(p)
     if anchor not in p.segments:
         raise ValueError(f"anchor segment {anchor!r} not in the data ({', '.join(p.segments)})")
     a = p.segments.index(anchor)
@@ -153,31 +252,35 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
         sat = base[p.ep_segment] + dev
 
         # Post-interaction surveys: who answers, then CES and CSAT.
-        post_logit = r0 + r1 * pt.abs(dev[p.post_episode])
-        terms = [_log_bernoulli(pt, post_logit, p.post_answered).sum()]
-        e = p.post_answered_episode
-        terms.append(_ordered_logp(pt, effort[e], ces_cut, p.ces).sum())
-        terms.append(_ordered_logp(pt, sat[e], csat_cut, p.csat).sum())
+        terms = [_bernoulli(pt, r0 + r1 * pt.abs(dev[p.post_episode]), 1.0, p.post_answered)]
+        lp = _ordered_logp(pt, effort[gr.ces_episode], ces_cut, _gaps(model, "ces_cutpoints"),
+                           gr.ces_value)
+        terms.append((gr.ces_count * lp).sum())
+        terms.append(_ordered_logp(pt, sat[p.post_answered_episode], csat_cut,
+                                   _gaps(model, "csat_cutpoints"), p.csat).sum())
 
-        # Relationships at periodic surveys and churn checks.
+        # Relationships (R - base) at the nodes: periodic surveys and churn checks.
         log_memory = pt.log(memory)
-        alpha = 1.0 - pt.exp(log_memory * moment[p.ep_reason])
-        wcum = pt.dot(p.prefix_counts, moment)
-        r_nps = _relationship_dev(pt, p.nps_q, alpha, dev, log_memory, wcum)
-        terms.append(_log_bernoulli(pt, r0 + r1 * pt.abs(r_nps), p.nps_answered).sum())
-        latent = nps_slope * (base[p.nps_q.segment] + r_nps)
-        terms.append(_ordered_logp(pt, latent[p.nps_answer_index], nps_cut, p.nps_value).sum())
-        # Customers with no episode yet: R = base, grouped by segment.
-        terms.append((p.nps0_answered * -pt.softplus(-r0)
-                      + (p.nps0_sent - p.nps0_answered) * -pt.softplus(r0)).sum())
+        alpha = 1.0 - pt.exp(log_memory * moment)  # per reason
+        coef = alpha[gr.class_reason] * pt.exp(log_memory * pt.dot(gr.class_later, moment))
+        contrib = coef[gr.pair_class] * dev[gr.pair_episode]
+        rel = pt.inc_subtensor(pt.zeros(gr.node_segment.size)[gr.pair_node], contrib)
+        seg = gr.node_segment
+        i = gr.nps_node
+        terms.append(_bernoulli(pt, r0 + r1 * pt.abs(rel[i]), gr.nps_n, gr.nps_k))
+        i = gr.answer_node
+        latent = nps_slope * (base[seg[i]] + rel[i])
+        lp = _ordered_logp(pt, latent, nps_cut, _gaps(model, "nps_cutpoints"), gr.answer_value)
+        terms.append((gr.answer_count * lp).sum())
+        i = gr.churn_node
+        x = churn_logit[seg[i]] - eta_r * (base[seg[i]] + rel[i])
+        terms.append(_bernoulli(pt, x, gr.churn_n, gr.churn_k))
+
+        # Customers with no episode yet: R = base, grouped by segment (and check).
+        terms.append(_bernoulli(pt, r0, p.nps0_sent, p.nps0_answered))
         probs0 = _ordered_probs(pt, nps_slope * base, nps_cut)
         terms.append((p.nps0_counts * pt.log(probs0 + 1e-300)).sum())
-
-        r_churn = _relationship_dev(pt, p.churn_q, alpha, dev, log_memory, wcum)
-        churn_x = churn_logit[p.churn_q.segment] - eta_r * (base[p.churn_q.segment] + r_churn)
-        terms.append(_log_bernoulli(pt, churn_x, p.churned).sum())
         x0 = (churn_logit - eta_r * base)[:, None]
-        terms.append((p.churn0_churned * -pt.softplus(-x0)
-                      + (p.churn0_at_risk - p.churn0_churned) * -pt.softplus(x0)).sum())
+        terms.append(_bernoulli(pt, x0, p.churn0_at_risk, p.churn0_churned))
         pm.Potential("likelihood", pt.sum(pt.stack(terms)))
     return model

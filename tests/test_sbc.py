@@ -57,9 +57,9 @@ def test_compiled_once_model_matches_the_model_of_each_data_set():
     from pytensor.graph.traversal import ancestors
     from pytensor.tensor.sharedvar import TensorSharedVariable
 
-    from cxsim.calibrate.micro import anchor_reason, build_model
+    from cxsim.calibrate.micro import Priors, anchor_reason, build_model
     from cxsim.calibrate.prepare import prepare
-    from cxsim.calibrate.sbc import SbcSettings, data_arrays, simulate_data, symbolic
+    from cxsim.calibrate.sbc import SbcSettings, data_arrays, simulate_data, symbolic_model
     from cxsim.spec import compose_scenario, theta_of
 
     s = SbcSettings()
@@ -73,7 +73,7 @@ def test_compiled_once_model_matches_the_model_of_each_data_set():
     preps = [preps[0], same[0]]
     assert preps[0].steps.size != preps[1].steps.size
     anchor = "mainstream"
-    model = build_model(symbolic(preps[0]), anchor, 0.5)
+    model = symbolic_model(preps[0], anchor, 0.5, Priors())
     shared = {v.name: v for v in ancestors([model.logp()]) if isinstance(v, TensorSharedVariable)}
     assert shared
     for name, value in data_arrays(preps[1]).items():

@@ -45,8 +45,9 @@ class DataConfig:
 class SamplerConfig:
     draws: int = 1000
     tune: int = 1000
-    chains: int = 2
+    chains: int = 4
     seed: int = 1
+    target_accept: float = 0.95
 
 
 @dataclass
@@ -103,7 +104,8 @@ def settings_of(cfg: DictConfig, progress: bool) -> Any:
 
     return FitSettings(
         draws=cfg.sampler.draws, tune=cfg.sampler.tune, chains=cfg.sampler.chains,
-        seed=cfg.sampler.seed, anchor_segment=cfg.anchor.segment,
+        seed=cfg.sampler.seed, target_accept=cfg.sampler.target_accept,
+        anchor_segment=cfg.anchor.segment,
         anchor_base=cfg.anchor.satisfaction_base,
         churn_period_days=cfg.process.churn_period_days, fatigue_days=cfg.process.fatigue_days,
         progress=progress, priors=Priors(**OmegaConf.to_container(cfg.priors)))
@@ -135,9 +137,10 @@ def _read_baseline(path: Path) -> dict:
 
 
 def _validate(cfg: DictConfig) -> None:
-    if cfg.sampler.draws < 10 or cfg.sampler.tune < 0 or cfg.sampler.chains < 2:
-        fail(f"sampler = {OmegaConf.to_container(cfg.sampler)}: need draws >= 10 and "
-             "chains >= 2 (R-hat compares chains)")
+    if cfg.sampler.draws < 10 or cfg.sampler.tune < 0 or cfg.sampler.chains < 2 \
+            or not 0 < cfg.sampler.target_accept < 1:
+        fail(f"sampler = {OmegaConf.to_container(cfg.sampler)}: need draws >= 10, "
+             "chains >= 2 (R-hat compares chains) and 0 < target_accept < 1")
     for name, value in OmegaConf.to_container(cfg.priors).items():
         if name.endswith(("_sd", "_a", "_b", "_median")) and not value > 0:
             fail(f"priors.{name} = {value}: a scale or shape must be > 0")

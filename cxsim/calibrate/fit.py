@@ -39,6 +39,7 @@ class FitSettings:
     chains: int = 4
     seed: int = 1
     sampler: str = "nutpie"
+    target_accept: float = 0.8  # NUTS step-size target; higher removes rare divergences
     anchor_segment: str | None = None  # default: the largest segment
     anchor_base: float = 0.5
     churn_period_days: float = 30.0
@@ -63,7 +64,8 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
     kwargs = {"cores": min(settings.chains, 2)} if settings.sampler == "nutpie" else {}
     tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                      random_seed=settings.seed, model=model, nuts_sampler=settings.sampler,
-                     progressbar=settings.progress, compute_convergence_checks=False, **kwargs)
+                     progressbar=settings.progress, compute_convergence_checks=False,
+                     target_accept=settings.target_accept, **kwargs)
     return tree, prep, anchor
 
 

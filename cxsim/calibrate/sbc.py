@@ -16,9 +16,11 @@ lacks a segment or reason) is discarded and redrawn from the next prior draw. Th
 depends on the data alone, so the true theta given the accepted data is still distributed as
 the posterior, and ranks stay uniform under calibration.
 
-Compile once: the model is built with PyTensor shared variables in place of the data arrays,
-compiled by nutpie once per worker process and refilled for each simulation
-(``with_data``); compilation otherwise dominates a small fit.
+Compile once: the model is built with PyTensor shared variables in place of the data arrays
+and of their sufficient statistics (:func:`symbolic_model`), compiled by nutpie once per worker
+process and refilled for each simulation (``with_data``); compilation otherwise dominates a
+small fit. ``tests/test_sbc.py`` checks that the refilled model's log-density equals the
+model built for that data set.
 
 Parallel over ``n_jobs`` processes (joblib); resumable: one JSON per finished simulation in
 ``sims/`` (atomic writes), skipped when the run is started again with the same settings.
@@ -37,6 +39,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from cxsim.calibrate import micro
 from cxsim.calibrate.micro import Priors, anchor_reason, build_model
 from cxsim.calibrate.prepare import Prepared, Queries, prepare
 from cxsim.fileio import write_json
@@ -69,23 +72,27 @@ class SbcSettings:
 
 # -- the model with its data as shared variables ---------------------------------------------
 
-def data_arrays(p: Prepared) -> dict[str, np.ndarray]:
-    """Every array of ``p`` by name (``nps_q.pair_query`` for the queries' fields)."""
+def _arrays_of(obj: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    """Every array field of a dataclass, by (prefixed) name; nested Queries flattened."""
     out = {}
-    for f in dataclasses.fields(p):
-        x = getattr(p, f.name)
+    for f in dataclasses.fields(obj):
+        x = getattr(obj, f.name)
         if isinstance(x, np.ndarray):
-            out[f.name] = x
+            out[prefix + f.name] = x
         elif isinstance(x, Queries):
-            out.update({f"{f.name}.{g.name}": getattr(x, g.name) for g in dataclasses.fields(x)})
+            out.update(_arrays_of(x, f"{prefix}{f.name}."))
     return out
 
 
-def symbolic(p: Prepared) -> Prepared:
-    """``p`` with every array replaced by a PyTensor shared variable of the same name.
+def data_arrays(p: Prepared) -> dict[str, np.ndarray]:
+    """Every array the model of ``p`` reads, by name: ``p``'s own fields and, as ``gr.NAME``,
+    those of its sufficient statistics (:func:`cxsim.calibrate.micro.group`)."""
+    return {**_arrays_of(p), **_arrays_of(micro.group(p), "gr.")}
 
-    ``ep_reason`` also reads as its current value through NumPy (``__array__``), because the
-    model picks its anchor reason with ``np.bincount``: the pilot's anchor is compiled in."""
+
+def _shared(name: str, x: np.ndarray, readable: bool = False) -> Any:
+    """A PyTensor shared variable holding ``x``; ``readable`` ones also read as their value
+    through NumPy (``__array__``): the model picks its anchor reason with ``np.bincount``."""
     import pytensor
     from pytensor.tensor.sharedvar import TensorSharedVariable
 
@@ -94,23 +101,33 @@ def symbolic(p: Prepared) -> Prepared:
             value = self.get_value(borrow=True)
             return value if dtype is None else value.astype(dtype)
 
-    def shared(name: str, x: np.ndarray) -> Any:
-        v = pytensor.shared(np.asarray(x), name=name)
-        if name == "ep_reason":
-            v.__class__ = _ValueVar
-        return v
+    v = pytensor.shared(np.asarray(x), name=name)
+    if readable:
+        v.__class__ = _ValueVar
+    return v
 
+
+def symbolic_model(pilot: Prepared, anchor: str, anchor_base: float, priors: Priors) -> Any:
+    """:func:`~cxsim.calibrate.micro.build_model` of ``pilot`` with every data array (and
+    every array of its sufficient statistics) a shared variable named as in
+    :func:`data_arrays`: refilled with another data set of the same layout (segments, reasons,
+    anchor reason), it is that data set's model. The statistics are computed with NumPy inside
+    ``build_model``; for the build, ``micro.group`` returns the shared ones instead."""
     kw = {}
-    for f in dataclasses.fields(p):
-        x = getattr(p, f.name)
-        if isinstance(x, np.ndarray):
-            kw[f.name] = shared(f.name, x)
-        elif isinstance(x, Queries):
-            kw[f.name] = Queries(**{g.name: shared(f"{f.name}.{g.name}", getattr(x, g.name))
-                                    for g in dataclasses.fields(x)})
-        else:
-            kw[f.name] = x
-    return Prepared(**kw)
+    for f in dataclasses.fields(pilot):
+        x = getattr(pilot, f.name)
+        kw[f.name] = (_shared(f.name, x, readable=f.name == "ep_reason")
+                      if isinstance(x, np.ndarray) else x)
+    grouped = micro.group(pilot)
+    sym_grouped = dataclasses.replace(grouped, **{
+        f.name: _shared(f"gr.{f.name}", getattr(grouped, f.name))
+        for f in dataclasses.fields(grouped)})
+    original = micro.group
+    micro.group = lambda _: sym_grouped
+    try:
+        return micro.build_model(Prepared(**kw), anchor, anchor_base, priors)
+    finally:
+        micro.group = original
 
 
 _COMPILED: dict[str, Any] = {}  # per worker process: settings key -> compiled nutpie model
@@ -122,7 +139,7 @@ def compiled_model(pilot: Prepared, anchor: str, s: SbcSettings) -> Any:
     if key not in _COMPILED:
         import nutpie
 
-        model = build_model(symbolic(pilot), anchor, s.anchor_base, s.fit_priors)
+        model = symbolic_model(pilot, anchor, s.anchor_base, s.fit_priors)
         _COMPILED[key] = nutpie.compile_pymc_model(model)
     return _COMPILED[key]
 

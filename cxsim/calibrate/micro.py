@@ -9,7 +9,7 @@ Likelihood (see :mod:`cxsim.outcomes` and :mod:`cxsim.calibrate.prepare`):
 - churn: at each check a customer at risk leaves ~ Bernoulli(logistic(eta_seg - eta_R*R)),
   a discrete-time hazard with censoring whose covariate R moves with every episode.
 
-Fast by construction (:func:`group`; each step measured in ``benchmarks/fit.py``'s history):
+Fast by construction (:func:`group`; each step's measured effect is in the git history):
 only the answered category's probability is computed (never an N x K array), as
 ``-softplus(latent - c_y) - softplus(c_{y-1} - latent) + log(1 - exp(-gap_y))`` whose last term
 is one number per category; rows that share their value are summed once with a count

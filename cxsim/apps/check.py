@@ -43,7 +43,7 @@ class DataConfig:
 
 @dataclass
 class SamplerConfig:
-    draws: int = 1000
+    draws: int = 2000
     tune: int = 1000
     chains: int = 4
     seed: int = 1

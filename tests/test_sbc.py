@@ -90,6 +90,30 @@ def test_compiled_once_model_matches_the_model_of_each_data_set():
         assert f_sym(p) == pytest.approx(f_direct(p), rel=1e-9)
 
 
+def test_finished_simulations_are_kept_and_skipped(tmp_path: Path, capsys):
+    from cxsim.calibrate.sbc import SbcSettings
+    from cxsim.calibrate.sbc import run_sbc as run
+    from cxsim.fileio import write_json
+
+    (tmp_path / "sims").mkdir()
+    for i in range(2):
+        write_json(tmp_path / "sims" / f"sim_{i:05d}.json",
+                   {"sim": i, "ranks": {"a": 3}, "cover90": {"a": True},
+                    "cover50": {"a": False}, "divergences": 0})
+    results = run(SbcSettings(n_sims=2, n_jobs=1), tmp_path)
+    assert sorted(r["sim"] for r in results) == [0, 1]
+    assert "2 of 2 simulations already done, running 0" in capsys.readouterr().out
+
+
+def test_a_run_directory_of_other_settings_is_refused(tmp_path: Path):
+    (tmp_path / "sbc_settings.json").write_text('{"key": "0000000000000000"}')
+    done = subprocess.run([sys.executable, "-m", "cxsim.apps.check", "mode=sbc",
+                           f"hydra.run.dir={tmp_path}", "progress=false"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 2 and "SBC run of other settings" in done.stderr
+    assert not (tmp_path / "sims").exists()
+
+
 # -- the runs (slow, on purpose) -------------------------------------------------------------
 
 def run_sbc(name: str, *args: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:

@@ -182,9 +182,11 @@ def simulate_data(scenario: Any, theta: dict[str, float], seed: int, s: SbcSetti
     return observe(simulate(sc, keep_rows=True), sc)
 
 
-def theta_of_draw(draw: dict[str, float], anchor: str, anchor_base: float) -> dict[str, float]:
-    """Scenario behaviour parameters of a prior draw (fit names = truth.json names)."""
-    return {**draw, f"satisfaction_base[{anchor}]": anchor_base}
+def theta_of_draw(draw: dict[str, float], anchor: str, s: SbcSettings) -> dict[str, float]:
+    """Scenario behaviour parameters of a prior draw (fit names = truth.json names), with what
+    the fit holds fixed: the anchor's baseline and the company's process."""
+    return {**draw, f"satisfaction_base[{anchor}]": s.anchor_base,
+            "churn_period_days": s.churn_period_days, "fatigue_days": s.fatigue_days}
 
 
 def run_one(i: int, candidates: list[dict[str, float]], scenario: Any, pilot: Prepared,
@@ -198,7 +200,7 @@ def run_one(i: int, candidates: list[dict[str, float]], scenario: Any, pilot: Pr
     r_pilot = anchor_reason(pilot)
     for attempt, draw in enumerate(candidates):
         seed = np.random.SeedSequence(s.seed, spawn_key=(i, attempt)).generate_state(2)
-        data = simulate_data(scenario, theta_of_draw(draw, anchor, s.anchor_base), seed[0], s)
+        data = simulate_data(scenario, theta_of_draw(draw, anchor, s), seed[0], s)
         prep = prepare(data, s.churn_period_days, s.fatigue_days)
         if (prep.segments == pilot.segments and prep.reasons == pilot.reasons
                 and anchor_reason(prep) == r_pilot):

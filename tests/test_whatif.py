@@ -220,3 +220,10 @@ def test_each_scenario_keeps_its_own_unfitted_behaviour(short_fit: Path):
     more = with_theta(s, {"post_survey_prob": 0.9})
     assert (draws.completed(theta_of(more)).values["post_survey_prob"] == 0.9).all()
     assert (draws.completed(theta_of(more)).values["memory"] == draws.values["memory"]).all()
+
+
+def test_same_seed_same_numbers_bit_for_bit():
+    study = load_study(study_config("evening_agents", "population.customers=1500",
+                                    "horizon=35", "replications=2"))
+    first, second = run_study(study, None), run_study(study, None)
+    assert first.identical(second)

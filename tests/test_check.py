@@ -24,9 +24,9 @@ BASELINE = ROOT / "tests" / "data" / "check_baseline.json"
 CHECK = [sys.executable, "-m", "cxsim.apps.check"]
 # The default settings (4 chains x 2000 draws, target_accept 0.95) for the passing run: the ones
 # the false-alarm study measured (2 chains x 600 fail R-hat here, 1.016). Runs that must fail
-# use 4 x 1000.
+# use 4 x 500.
 DEFAULT = ["sampler.seed=1"]
-SHORTER = ["sampler.seed=1", "sampler.draws=1000"]
+SHORTER = ["sampler.seed=1", "sampler.draws=500", "sampler.tune=500"]
 BASELINE_COMMAND = "cxsim-check baseline=tests/data/check_baseline.json update_baseline=true"
 
 

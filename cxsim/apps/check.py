@@ -136,14 +136,18 @@ def _read_baseline(path: Path) -> dict:
     return doc
 
 
+def _check_priors(values: dict, prefix: str) -> None:
+    for name, value in values.items():
+        if name.endswith(("_sd", "_a", "_b", "_median")) and not value > 0:
+            fail(f"{prefix}.{name} = {value}: a scale or shape must be > 0")
+
+
 def _validate(cfg: DictConfig) -> None:
     if cfg.sampler.draws < 10 or cfg.sampler.tune < 0 or cfg.sampler.chains < 2 \
             or not 0 < cfg.sampler.target_accept < 1:
         fail(f"sampler = {OmegaConf.to_container(cfg.sampler)}: need draws >= 10, "
              "chains >= 2 (R-hat compares chains) and 0 < target_accept < 1")
-    for name, value in OmegaConf.to_container(cfg.priors).items():
-        if name.endswith(("_sd", "_a", "_b", "_median")) and not value > 0:
-            fail(f"priors.{name} = {value}: a scale or shape must be > 0")
+    _check_priors(OmegaConf.to_container(cfg.priors), "priors")
     if cfg.update_baseline and not cfg.baseline:
         fail("update_baseline=true needs baseline=FILE (where to write it)")
 
@@ -230,6 +234,7 @@ def sbc_settings(cfg: DictConfig) -> Any:
     unknown = sorted(set(fit_priors) - set(priors))
     if unknown:
         fail(f"sbc.fit_priors.{unknown[0]}: not a prior (one of {', '.join(priors)})")
+    _check_priors(fit_priors, "sbc.fit_priors")
     if sbc["n_sims"] < 1 or sbc["ranks"] < 9 or sbc["chains"] < 1 or sbc["n_jobs"] < 1:
         fail(f"sbc = {sbc}: need n_sims >= 1, ranks >= 9, chains >= 1, n_jobs >= 1")
     return SbcSettings(**sbc, anchor_base=cfg.anchor.satisfaction_base,

@@ -7,8 +7,8 @@ Each gate is a named figure compared with a threshold, and passes or fails on it
   every reported parameter: max rank-normalised split R-hat, min bulk and tail ESS (at least
   ``ess_per_chain`` per chain, Vehtari et al. 2021), divergent transitions (isolated ones, up
   to ``max_divergent_share`` of the draws, are tolerated: the SBC of this model had fits with up
-  to 7 in 1000 draws and uniform ranks, while a geometry the sampler cannot explore diverges by
-  the hundred), min E-BFMI per chain, ``sum (E_t - E_{t-1})^2 / sum (E_t - mean E)^2``
+  to 7 in 1000 draws and uniform ranks, while a geometry the sampler cannot explore diverges
+  far more often), min E-BFMI per chain, ``sum (E_t - E_{t-1})^2 / sum (E_t - mean E)^2``
   (Betancourt 2016).
 - ``recovery`` (synthetic data only) — the number of parameters whose 94% HDI misses the
   truth. If the posterior is calibrated, the truth is distributed like one more posterior

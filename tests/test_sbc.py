@@ -128,7 +128,7 @@ def run_sbc(name: str, *args: str, tmp_path: Path) -> tuple[subprocess.Completed
 
 @pytest.mark.slow
 def test_sbc_of_the_reduced_model_is_calibrated(tmp_path: Path):
-    done, a = run_sbc("calibrated", "sbc.n_sims=200", tmp_path=tmp_path)
+    done, a = run_sbc("calibrated", "n_sims=200", tmp_path=tmp_path)
     assert a["n_sims"] >= 200
     assert not a["rejected"], {k: v for k, v in a["parameters"].items() if k in a["rejected"]}
     lo, hi = a["family_band90"]

@@ -2,7 +2,7 @@
 
     cxsim-check data.dir=DIR baseline=FILE hydra.run.dir=OUT
     cxsim-check baseline=FILE update_baseline=true
-    cxsim-check mode=sbc sbc.n_sims=200 hydra.run.dir=OUT
+    cxsim-check mode=sbc n_sims=200 hydra.run.dir=OUT
 
 ``mode=check`` fits the reference data with fixed seeds and runs the gates of
 :mod:`cxsim.calibrate.check`; it writes ``report.json``, ``report.txt`` (the table it prints)
@@ -92,6 +92,7 @@ class CheckConfig:
     priors: Priors = field(default_factory=Priors)
     gates: Thresholds = field(default_factory=Thresholds)
     sbc: SbcConfig = field(default_factory=SbcConfig)
+    n_sims: int | None = None  # mode=sbc: shorthand for sbc.n_sims
     progress: bool = True
 
 
@@ -229,6 +230,8 @@ def sbc_settings(cfg: DictConfig) -> Any:
     from cxsim.calibrate.sbc import SbcSettings
 
     sbc = OmegaConf.to_container(cfg.sbc)
+    if cfg.n_sims is not None:
+        sbc["n_sims"] = int(cfg.n_sims)
     priors = OmegaConf.to_container(cfg.priors)
     fit_priors = sbc.pop("fit_priors")
     unknown = sorted(set(fit_priors) - set(priors))

@@ -22,6 +22,24 @@ processes; PSS shares common pages fairly). Before a full plain fit, a short pil
 leapfrog step; if the full fit would take longer than ``--plain-budget-min`` or need more
 memory than is available, it is extrapolated instead, and the table says so. Target: ESS/s
 of cxsim / plain >= 3x at every size, cxsim's peak memory < 4 GB at 200k. Always exits 0.
+
+Measured 2026-11-22 (commit 9282ab3, 2 shared CPUs, load average 3-5.6 throughout: two other
+engineers' fits ran alongside, so seconds are inflated, unevenly between rows):
+
+    N      model  sample s  min ESS  ESS/s  steps/it  ms/step  peak PSS GB
+    10k    cxsim      27.4       79   2.89      13.6     3.35    0.56
+    10k    plain     162.1      233   1.44      15.6    17.31    1.87   -> 2.0x
+    50k    cxsim     191.7       39   0.21      18.0    17.77    0.68
+    50k    plain    1318.4      263   0.20      30.4    72.31    7.94   -> 1.0x
+    200k   cxsim     895.4       37   0.04      21.0    71.04    1.05 (VmHWM 1.14)
+    200k   plain   ~6429 (extrapolated; ESS of 50k)   352.61   ~20    -> 1.0x
+
+A leapfrog step of cxsim costs 4-5x less than plain's and it needs fewer per iteration, but
+its min ESS (churn_mu / churn_z, the 3-segment non-centred churn hierarchy) is 3-7x lower:
+per gradient, nutpie's default (diagonal) adaptation mixes that direction worse than PyMC's
+NUTS here. The target is missed on sampler efficiency, not on the likelihood's cost (CPU time
+per logp+gradient at 10k: cxsim 0.76 ms, plain 2.56 ms). One 10k run with nutpie's
+``adaptation="low_rank"``: ESS/s 6.7 vs 3.6 (diag), but 5 divergences: not adopted.
 """
 
 from __future__ import annotations

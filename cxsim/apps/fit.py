@@ -11,6 +11,7 @@ fit that fails its diagnostics says so loudly and is marked not fit for forecast
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import sys
@@ -28,13 +29,34 @@ MODEL_FILES = ("micro.py", "prepare.py", "fit.py", "sbg.py", "cohort.py")
 
 
 def model_hash(model: str, settings: dict) -> str:
-    """What defines the model (its code and the settings that shape it), not the data."""
+    """What defines the model (its code and the settings that shape it), not the data: the
+    code as parsed, without docstrings and comments, so that editing prose keeps a baseline
+    (``cxsim-check``) valid and editing code does not."""
     h = hashlib.sha256(model.encode())
     here = Path(__file__).resolve().parents[1] / "calibrate"
     for name in MODEL_FILES:
-        h.update((here / name).read_bytes())
+        h.update(_code_only((here / name).read_text()).encode())
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     return h.hexdigest()[:16]
+
+
+def _code_only(source: str) -> str:
+    r"""``source`` as its syntax tree with docstrings dropped (comments never reach it).
+
+    >>> _code_only("def f():\n    'Doc.'\n    return 1  # one") == _code_only(
+    ...     "def f():\n    return 1")
+    True
+    >>> _code_only("x = 1") == _code_only("x = 2")
+    False
+    """
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
 
 
 def data_hash(paths: list[Path]) -> str:

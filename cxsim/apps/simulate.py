@@ -25,7 +25,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import fail, job_seed, run_dir, write_json, write_parquet
-from cxsim.engine.staffing import agent_hours
+from cxsim.engine.staffing import agent_hours, staffing_cost
 from cxsim.spec import Scenario, SpecError, config_dir, load_scenario
 
 # The keys of ``objective`` (a study's cost model) and their defaults; None means "no default"
@@ -110,8 +110,7 @@ def staff_cost(s: Scenario, metrics: dict, objective: dict) -> dict[str, float]:
     if o["cost_per_agent_hour"] is None:
         fail("objective.cost_per_agent_hour is required")
     hours = agent_hours(s)
-    bots = sum(tp.containment for tp in s.touchpoints.values() if tp.kind == "bot")
-    cost = hours * o["cost_per_agent_hour"] + bots * o["bot_cost_per_day"] * s.horizon
+    cost = staffing_cost(s, o["cost_per_agent_hour"], o["bot_cost_per_day"])
     points = 0.0
     if o["service_level_target"] is not None:
         sl = metrics.get("service_level")

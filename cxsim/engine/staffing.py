@@ -81,3 +81,15 @@ def agent_hours(s: Scenario) -> float:
         if tp.shifts
     )
     return minutes / 60.0
+
+
+def staffing_cost(s: Scenario, cost_per_agent_hour: float, bot_cost_per_day: float) -> float:
+    """What the contact centre costs over the horizon: agent-hours on duty x their cost, plus
+    each bot's ``bot_cost_per_day`` x its containment x the days.
+
+    >>> from cxsim.spec import compose_scenario
+    >>> staffing_cost(compose_scenario(["experiment=erlang"]), 30.0, 0.0)  # 480 h x 30
+    14400.0
+    """
+    bots = sum(tp.containment for tp in s.touchpoints.values() if tp.kind == "bot")
+    return agent_hours(s) * cost_per_agent_hour + bots * bot_cost_per_day * s.horizon

@@ -18,7 +18,7 @@ import xarray as xr
 
 from cxsim.data.synthetic import observe_replication
 from cxsim.engine import Replication, report
-from cxsim.engine.staffing import agent_hours
+from cxsim.engine.staffing import staffing_cost
 from cxsim.forecast.propagate import HIGHER_IS_BETTER, METRICS, Draws, propagate
 from cxsim.forecast.study import Study, scenario_draws
 from cxsim.spec import Scenario, theta_of, with_theta
@@ -28,11 +28,8 @@ OPERATIONAL = ("mean_wait", "service_level")  # live queues, as in cxsim-simulat
 
 
 def staff_cost(s: Scenario, cost_per_agent_hour: float, bot_cost_per_day: float) -> float:
-    """Agent-hours on duty x their cost, plus each bot's cost x its containment, per customer
-    (so it reads beside revenue and LTV)."""
-    bots = sum(tp.containment for tp in s.touchpoints.values() if tp.kind == "bot")
-    total = agent_hours(s) * cost_per_agent_hour + bots * bot_cost_per_day * s.horizon
-    return total / s.population.customers
+    """The staffing cost per customer, so that it reads beside revenue and LTV."""
+    return staffing_cost(s, cost_per_agent_hour, bot_cost_per_day) / s.population.customers
 
 
 def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, float],

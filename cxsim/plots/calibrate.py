@@ -8,11 +8,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from cxsim.fileio import atomic_write
+from cxsim.plots import save_png
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png"))
+    """Write the figure and free it (the apps draw many)."""
+    save_png(fig, path)
     plt.close(fig)
     return path
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy import stats
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
-
-from cxsim.plots.calibrate import _save  # noqa: E402
+from cxsim.plots.calibrate import _save
 
 
 def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from cxsim.fileio import atomic_write
+from cxsim.plots import save_png
 
 FOREST = {  # metric: (title, scale)
     "nps": ("NPS (points)", 1.0), "ces": ("CES (1-7, lower is better)", 1.0),
@@ -20,9 +20,9 @@ COLORS = plt.get_cmap("tab10").colors
 
 
 def _save(fig: plt.Figure, path: Path | None) -> plt.Figure:
+    """Write the figure if asked, and return it open: a notebook shows it."""
     if path is not None:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
-                                                   format="png"))
+        save_png(fig, path)
     return fig
 
 

@@ -112,10 +112,12 @@ def _queries(cust: np.ndarray, times: np.ndarray, ep_cust: np.ndarray, ep_end: n
     return Queries(cust, segment_of[cust], last, pair_query, pair_episode)
 
 
-def _episode_index(data: ObservedData) -> tuple[list[str], np.ndarray, pd.DataFrame,
-                                                 np.ndarray, np.ndarray]:
-    """Segments (sorted), each customer id's segment index, the episodes that reached an end
-    sorted by customer then end time, and each customer's block in them (first, count)."""
+def episode_index(data: ObservedData) -> tuple[list[str], np.ndarray, pd.DataFrame,
+                                                np.ndarray, np.ndarray]:
+    """The one order of episodes every array follows (the model's, the population queries',
+    the forecast's): segments (sorted), each customer id's segment index, the episodes that
+    reached an end sorted by customer then end time, and each customer's block in them
+    (first, count)."""
     cu, ep = data.customers, data.episodes
     segments = sorted(cu["segment"].unique().tolist())
     seg_index = {g: i for i, g in enumerate(segments)}
@@ -130,7 +132,7 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
             fatigue_days: float = 30.0) -> Prepared:
     """Build the model arrays from ``data`` (validated by :func:`cxsim.data.load_observed`)."""
     cu, ep, sv = data.customers, data.episodes, data.surveys
-    segments, segment_of, done, first, count = _episode_index(data)
+    segments, segment_of, done, first, count = episode_index(data)
     ep_cust = done["customer_id"].to_numpy()
     ep_end = done["end_min"].to_numpy(float)
     reasons = sorted(ep["reason"].unique().tolist())
@@ -248,7 +250,7 @@ def population_queries(data: ObservedData, prep_times: np.ndarray) -> tuple[Quer
     """Every customer active at each periodic survey round (what *everyone* would answer),
     with the round of each query: the population NPS of the engine's definition."""
     cu = data.customers
-    _, segment_of, done, first, count = _episode_index(data)
+    _, segment_of, done, first, count = episode_index(data)
     ep_cust = done["customer_id"].to_numpy()
     ep_end = done["end_min"].to_numpy(float)
     churn_min = cu["churn_min"].to_numpy(float)

@@ -28,7 +28,7 @@ from scipy.special import expit
 
 from cxsim import outcomes
 from cxsim.calibrate.fit import DrawModel
-from cxsim.calibrate.prepare import check_times, population_queries, prepare
+from cxsim.calibrate.prepare import episode_index, population_queries, prepare
 from cxsim.data import ObservedData
 from cxsim.spec import Scenario
 
@@ -91,19 +91,19 @@ class _Paths:
         b = s.behaviour
         cu = data.customers
         self.prep = prepare(data, b.churn_period_days, b.fatigue_days)
-        self.checks = check_times(data, b.churn_period_days)
+        self.checks = self.prep.check_times
         self.end = float(cu["censored_min"].max())
         self.n = len(cu)
         churn_min = cu["churn_min"].to_numpy(float)
         q, k = population_queries(data, self.checks)  # at risk at each check
-        self.q, self.q_check = q, k
+        self.q = q
         self.event = churn_min[q.customer] == self.checks[k]
         self.q_to_customer = sparse.csr_matrix(
             (np.ones(q.customer.size), (q.customer, np.arange(q.customer.size))),
             shape=(self.n, q.customer.size))
         self.q_end, _ = population_queries(data, np.array([self.end]))
-        seg_index = {g: i for i, g in enumerate(self.prep.segments)}
-        self.segment = cu["segment"].map(seg_index).to_numpy()
+        _, segment_of, done, _, _ = episode_index(data)  # prepare()'s order of episodes
+        self.segment = segment_of[cu["customer_id"].to_numpy()]
         stayed = np.isnan(churn_min)
         self.alive = stayed[:, None] | (churn_min[:, None] > self.checks[None, :])  # (N, K)
         self.stayed = stayed.astype(float)
@@ -117,8 +117,6 @@ class _Paths:
         factors = np.cumprod(np.r_[1.0, np.full(self.checks.size, 1 / (1 + self.discount))])
         self.paid_value = self.bill * np.cumsum(factors)[bills - 1]
         self.residual_factor = factors[-1] / (1 + self.discount)
-        done = data.episodes[data.episodes["outcome"] != "in_system"].sort_values(
-            ["customer_id", "end_min", "episode_id"])  # the order of prepare()'s episodes
         self.ep_customer = done["customer_id"].to_numpy()
         self.ep_wait = done["wait_min"].to_numpy(float)
         self.ep_repeats = done["repeats"].to_numpy(float)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxsim.calibrate.micro import EFFORT_TERMS, Priors, _cutpoints, anchor_reason
+from cxsim.calibrate.micro import Priors, model_coords, parameters
 from cxsim.calibrate.prepare import Prepared, Queries, _queries
 from cxsim.data import ObservedData
 
@@ -77,46 +77,13 @@ def build_plain_model(p: Prepared, f: FullQueries, anchor: str, anchor_base: flo
     import pytensor.tensor as pt
 
     pr = priors or Priors()
-    a = p.segments.index(anchor)
-    free = [g for g in p.segments if g != anchor]
-    coords = {"segment": p.segments, "free_segment": free, "reason": p.reasons,
-              "free_reason": [x for i, x in enumerate(p.reasons) if i != anchor_reason(p)],
-              "ces_cut": np.arange(6), "csat_cut": np.arange(4), "nps_cut": np.arange(10)}
-    with pm.Model(coords=coords) as model:
-        # Priors: identical to cxsim.calibrate.micro.build_model (same names, same order).
-        w = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
-        ces_cut = _cutpoints(pm, pt, "ces_cutpoints", 6, "ces_cut", 0.0, pr)
-        resolved_bonus = pm.HalfNormal("resolved_bonus", pr.resolved_sd)
-        effort_weight = pm.HalfNormal("effort_weight", pr.effort_weight_sd)
-        ttr_weight = pm.HalfNormal("ttr_weight", pr.ttr_sd)
-        fatigue_w = pm.HalfNormal("survey_fatigue", pr.ttr_sd)
-        base_free = pm.Normal("satisfaction_base", anchor_base, pr.base_sd, dims="free_segment")
-        base = pt.set_subtensor(pt.zeros(len(p.segments))[[i for i in range(len(p.segments))
-                                                           if i != a]], base_free)
-        base = pt.set_subtensor(base[a], anchor_base)
-        csat_cut = _cutpoints(pm, pt, "csat_cutpoints", 4, "csat_cut", -2.0, pr)
-        memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
-        r = anchor_reason(p)  # the ordinary reason's weight is 1, as in build_model
-        moment_free = pm.LogNormal("moment_weight_free", 0.0, pr.moment_sd, dims="free_reason")
-        moment = pm.Deterministic(
-            "moment_weight",
-            pt.concatenate([moment_free[:r], pt.ones(1), moment_free[r:]]), dims="reason")
-        nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
-        nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
-        r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)
-        r1 = pm.HalfNormal("response_extremity", pr.response_extremity_sd)
-        churn_mu = pm.Normal("churn_mu", pr.churn_mu, pr.churn_mu_sd)
-        churn_sd = pm.HalfNormal("churn_between", pr.churn_between_sd)
-        churn_z = pm.Normal("churn_z", 0.0, 1.0, dims="segment")
-        churn_logit = pm.Deterministic("churn_logit", churn_mu + churn_sd * churn_z,
-                                       dims="segment")
-        eta_r = pm.HalfNormal("churn_relationship", pr.churn_relationship_sd)
-
-        # Episodes.
-        effort = w[0] * p.steps + w[1] * p.log_wait + w[2] * p.repeats + w[3] * p.switches
-        dev = (resolved_bonus * p.resolved - effort_weight * effort - ttr_weight * p.log_hours
-               - fatigue_w * p.fatigue)
-        sat = base[p.ep_segment] + dev
+    with pm.Model(coords=model_coords(p, anchor)) as model:
+        # Priors and episode terms: cxsim.calibrate.micro.build_model's own.
+        v = parameters(pm, pt, p, anchor, anchor_base, pr)
+        effort, dev, sat, base = v.effort, v.dev, v.sat, v.base
+        r0, r1, memory, moment = v.r0, v.r1, v.memory, v.moment
+        nps_slope, nps_cut, churn_logit, eta_r = v.nps_slope, v.nps_cut, v.churn_logit, v.eta_r
+        ces_cut, csat_cut = v.ces_cut, v.csat_cut
 
         # Post-interaction surveys: one Bernoulli per survey sent, one answer per respondent.
         pm.Bernoulli("post_answered", logit_p=r0 + r1 * pt.abs(dev[p.post_episode]),

@@ -29,6 +29,7 @@ period and the fatigue time are the company's own process, not behaviour: known 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -199,6 +200,61 @@ def anchor_reason(p: Prepared) -> int:
     return int(np.bincount(p.ep_reason, minlength=len(p.reasons)).argmax())
 
 
+def model_coords(p: Prepared, anchor: str) -> dict:
+    """The coordinates of the model of ``p`` whose anchor segment is ``anchor``."""
+    if anchor not in p.segments:
+        raise ValueError(f"anchor segment {anchor!r} not in the data ({', '.join(p.segments)})")
+    r = anchor_reason(p)
+    return {"segment": p.segments, "free_segment": [g for g in p.segments if g != anchor],
+            "reason": p.reasons, "free_reason": [x for i, x in enumerate(p.reasons) if i != r],
+            "ces_cut": np.arange(6), "csat_cut": np.arange(4), "nps_cut": np.arange(10)}
+
+
+def parameters(pm, pt, p: Prepared, anchor: str, anchor_base: float, pr: Priors):
+    """Inside a ``pm.Model(coords=model_coords(...))``: every parameter with its prior, and the
+    episodes' effort, satisfaction deviation ``dev`` and satisfaction ``sat`` built from them.
+    Shared with the benchmark's plain model, so that the two have the same priors."""
+    a = p.segments.index(anchor)
+    v = SimpleNamespace()
+    v.w_effort = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
+    v.ces_cut = _cutpoints(pm, pt, "ces_cutpoints", 6, "ces_cut", 0.0, pr)
+    resolved_bonus = pm.HalfNormal("resolved_bonus", pr.resolved_sd)
+    effort_weight = pm.HalfNormal("effort_weight", pr.effort_weight_sd)
+    ttr_weight = pm.HalfNormal("ttr_weight", pr.ttr_sd)
+    fatigue_w = pm.HalfNormal("survey_fatigue", pr.ttr_sd)
+    base_free = pm.Normal("satisfaction_base", anchor_base, pr.base_sd, dims="free_segment")
+    base = pt.set_subtensor(pt.zeros(len(p.segments))[[i for i in range(len(p.segments))
+                                                       if i != a]], base_free)
+    v.base = pt.set_subtensor(base[a], anchor_base)
+    v.csat_cut = _cutpoints(pm, pt, "csat_cutpoints", 4, "csat_cut", -2.0, pr)
+    v.memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
+    # Only log(memory) * weight enters the likelihood, so memory and a common scale of
+    # every weight are one direction: the most frequent reason is the ordinary episode
+    # (weight 1) that the others are measured against.
+    r = anchor_reason(p)
+    moment_free = pm.LogNormal("moment_weight_free", 0.0, pr.moment_sd, dims="free_reason")
+    v.moment = pm.Deterministic(
+        "moment_weight",
+        pt.concatenate([moment_free[:r], pt.ones(1), moment_free[r:]]), dims="reason")
+    v.nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
+    v.nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
+    v.r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)
+    v.r1 = pm.HalfNormal("response_extremity", pr.response_extremity_sd)
+    churn_mu = pm.Normal("churn_mu", pr.churn_mu, pr.churn_mu_sd)
+    churn_sd = pm.HalfNormal("churn_between", pr.churn_between_sd)
+    churn_z = pm.Normal("churn_z", 0.0, 1.0, dims="segment")
+    v.churn_logit = pm.Deterministic("churn_logit", churn_mu + churn_sd * churn_z,
+                                     dims="segment")
+    v.eta_r = pm.HalfNormal("churn_relationship", pr.churn_relationship_sd)
+
+    w = v.w_effort
+    v.effort = w[0] * p.steps + w[1] * p.log_wait + w[2] * p.repeats + w[3] * p.switches
+    v.dev = (resolved_bonus * p.resolved - effort_weight * v.effort - ttr_weight * p.log_hours
+             - fatigue_w * p.fatigue)
+    v.sat = v.base[p.ep_segment] + v.dev
+    return v
+
+
 def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | None = None):
     """The PyMC model of ``p``; ``anchor`` names the segment whose baseline is fixed."""
     import pymc as pm
@@ -206,50 +262,12 @@ def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | N
 
     pr = priors or Priors()
     gr = group(p)
-    if anchor not in p.segments:
-        raise ValueError(f"anchor segment {anchor!r} not in the data ({', '.join(p.segments)})")
-    a = p.segments.index(anchor)
-    free = [g for g in p.segments if g != anchor]
-    coords = {"segment": p.segments, "free_segment": free, "reason": p.reasons,
-              "free_reason": [x for i, x in enumerate(p.reasons) if i != anchor_reason(p)],
-              "ces_cut": np.arange(6), "csat_cut": np.arange(4), "nps_cut": np.arange(10)}
-    with pm.Model(coords=coords) as model:
-        w_effort = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
-        ces_cut = _cutpoints(pm, pt, "ces_cutpoints", 6, "ces_cut", 0.0, pr)
-        resolved_bonus = pm.HalfNormal("resolved_bonus", pr.resolved_sd)
-        effort_weight = pm.HalfNormal("effort_weight", pr.effort_weight_sd)
-        ttr_weight = pm.HalfNormal("ttr_weight", pr.ttr_sd)
-        fatigue_w = pm.HalfNormal("survey_fatigue", pr.ttr_sd)
-        base_free = pm.Normal("satisfaction_base", anchor_base, pr.base_sd, dims="free_segment")
-        base = pt.set_subtensor(pt.zeros(len(p.segments))[[i for i in range(len(p.segments))
-                                                           if i != a]], base_free)
-        base = pt.set_subtensor(base[a], anchor_base)
-        csat_cut = _cutpoints(pm, pt, "csat_cutpoints", 4, "csat_cut", -2.0, pr)
-        memory = pm.Beta("memory", pr.memory_a, pr.memory_b)
-        # Only log(memory) * weight enters the likelihood, so memory and a common scale of
-        # every weight are one direction: the most frequent reason is the ordinary episode
-        # (weight 1) that the others are measured against.
-        r = anchor_reason(p)
-        moment_free = pm.LogNormal("moment_weight_free", 0.0, pr.moment_sd, dims="free_reason")
-        moment = pm.Deterministic(
-            "moment_weight",
-            pt.concatenate([moment_free[:r], pt.ones(1), moment_free[r:]]), dims="reason")
-        nps_slope = pm.HalfNormal("nps_slope", pr.nps_slope_sd)
-        nps_cut = _cutpoints(pm, pt, "nps_cutpoints", 10, "nps_cut", -5.0, pr)
-        r0 = pm.Normal("response_base", pr.response_base_mu, pr.response_base_sd)
-        r1 = pm.HalfNormal("response_extremity", pr.response_extremity_sd)
-        churn_mu = pm.Normal("churn_mu", pr.churn_mu, pr.churn_mu_sd)
-        churn_sd = pm.HalfNormal("churn_between", pr.churn_between_sd)
-        churn_z = pm.Normal("churn_z", 0.0, 1.0, dims="segment")
-        churn_logit = pm.Deterministic("churn_logit", churn_mu + churn_sd * churn_z,
-                                       dims="segment")
-        eta_r = pm.HalfNormal("churn_relationship", pr.churn_relationship_sd)
-
-        effort = (w_effort[0] * p.steps + w_effort[1] * p.log_wait + w_effort[2] * p.repeats
-                  + w_effort[3] * p.switches)
-        dev = (resolved_bonus * p.resolved - effort_weight * effort - ttr_weight * p.log_hours
-               - fatigue_w * p.fatigue)
-        sat = base[p.ep_segment] + dev
+    with pm.Model(coords=model_coords(p, anchor)) as model:
+        v = parameters(pm, pt, p, anchor, anchor_base, pr)
+        effort, dev, sat, base = v.effort, v.dev, v.sat, v.base
+        r0, r1, memory, moment = v.r0, v.r1, v.memory, v.moment
+        ces_cut, csat_cut, nps_cut, nps_slope = v.ces_cut, v.csat_cut, v.nps_cut, v.nps_slope
+        churn_logit, eta_r = v.churn_logit, v.eta_r
 
         # Post-interaction surveys: who answers, then CES and CSAT.
         terms = [_bernoulli(pt, r0 + r1 * pt.abs(dev[p.post_episode]), 1.0, p.post_answered)]

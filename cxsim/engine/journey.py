@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from itertools import accumulate
+from heapq import heappush
+from itertools import accumulate, count
 from typing import TYPE_CHECKING
-
-import simpy
 
 from cxsim.engine.episodes import EpisodeLog
 from cxsim.engine.nodes import ABANDONED, FAILED, HANDOFF, INF, RESOLVED, Node
@@ -57,11 +56,10 @@ class Episode:
 
 
 class JourneyRouter:
-    """Moves episodes between nodes; owns the SimPy environment's follow-up events."""
+    """Moves episodes between nodes; owns the agenda of follow-ups."""
 
-    def __init__(self, s: Scenario, nodes: list[Node], env: simpy.Environment, rep: int,
-                 log: EpisodeLog) -> None:
-        self.env, self.nodes, self.log = env, nodes, log
+    def __init__(self, s: Scenario, nodes: list[Node], rep: int, log: EpisodeLog) -> None:
+        self.nodes, self.log = nodes, log
         self.by_name = {n.name: n for n in nodes}
         self.channels = sorted({n.tp.channel for n in nodes})
         ch_index = {c: i for i, c in enumerate(self.channels)}
@@ -106,16 +104,18 @@ class JourneyRouter:
         self.end = s.horizon * 1440.0
         self.uniform = uniforms(generator(s.seed, rep, "router"))
         self.open_episodes = 0
+        # Follow-ups (fallbacks, recontacts, handoffs, travel) as (time, order, fn, episode,
+        # arg), run by the replication's pump: cheaper than a SimPy event each.
+        self.agenda: list[tuple] = []
+        self._order = count().__next__
         self.reactions: Reactions | None = None  # set when behaviour is enabled
 
-    def _at(self, t: float, ep: Episode, fn: Callable, *args) -> None:
-        """Call ``fn(ep, t, *args)`` at time ``t``, or leave ``ep`` open if past the horizon."""
+    def _at(self, t: float, ep: Episode, fn: Callable, arg: object) -> None:
+        """Call ``fn(ep, t, arg)`` at time ``t``, or leave ``ep`` open if past the horizon."""
         if t >= self.end:
             self.finish(ep, t, IN_SYSTEM)
             return
-        # now + (t - now) can round one ulp past t: never ask SimPy for a negative delay.
-        delay = max(0.0, t - self.env.now)
-        self.env.timeout(delay).callbacks.append(lambda _ev: fn(ep, t, *args))
+        heappush(self.agenda, (t, self._order(), fn, ep, arg))
 
     def arrive(self, ep: Episode, t: float) -> None:
         """A new need arises."""

@@ -1,16 +1,19 @@
 """Running a scenario: population, arrivals, the SimPy loop, replications.
 
 Arrivals are Poisson with a piecewise-constant rate (hour of day x day of week), drawn a day
-at a time. They are not SimPy events: an arrival pump feeds them into the loop in time order,
-interleaved with the scheduled follow-ups (``env.peek()``), and only schedules itself when a
-follow-up comes first. A need drawn for a customer who has already left is dropped
-(thinning), so load falls as customers churn.
+at a time. Neither they nor the router's follow-ups (fallbacks, recontacts, handoffs, travel:
+its agenda, a heap) are SimPy events: a pump merges the two in time order and runs them up to
+SimPy's next event (a day boundary for reactions, the horizon), then schedules itself for
+whichever comes next. SimPy stays the clock; a SimPy event per step would cost more than the
+step. A need drawn for a customer who has already left is dropped (thinning), so load falls
+as customers churn.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from heapq import heappop
 
 import numpy as np
 import pandas as pd
@@ -18,7 +21,7 @@ import simpy
 
 from cxsim.engine.episodes import EpisodeLog
 from cxsim.engine.journey import Episode, JourneyRouter
-from cxsim.engine.nodes import NODE_KINDS, Node
+from cxsim.engine.nodes import INF, NODE_KINDS, Node
 from cxsim.engine.reactions import Reactions
 from cxsim.engine.staffing import staffed_minutes
 from cxsim.engine.stats import TouchpointStats
@@ -129,7 +132,7 @@ class Replication:
             for i, (name, tp) in enumerate(s.touchpoints.items())
         ]
         self.log = EpisodeLog(lo, hi, keep_rows)
-        self.router = JourneyRouter(s, self.nodes, self.env, rep, self.log)
+        self.router = JourneyRouter(s, self.nodes, rep, self.log)
         self.pop = Population.draw(s, rep)
         self.arrivals = Arrivals(s, self.pop, rep)
         self.reactions = None
@@ -143,33 +146,51 @@ class Replication:
         self.n_arrivals = 0
 
     def _pump(self, _ev: object = None) -> None:
-        """Feed every arrival due before the next scheduled event, then wait for it."""
-        env, arrive = self.env, self.router.arrive
+        """Run arrivals and follow-ups in time order up to SimPy's next event (a day boundary,
+        the horizon), then wait for whichever comes next. Arrivals go first at equal times."""
+        env, router = self.env, self.router
+        agenda, arrive = router.agenda, router.arrive
         active, intolerant = self.pop.active, self._intolerant
+        limit = env.peek()
         while True:
-            if self._i == self._n:
+            if self._i == self._n and self._day + 1 < self.arrivals.days:
                 self._day += 1
-                if self._day >= self.arrivals.days:
-                    return
                 self._times, self._cust, self._seg, self._reason = self.arrivals.day(self._day)
                 self._i, self._n = 0, len(self._times)
                 continue
             times, custs, segs, reasons = self._times, self._cust, self._seg, self._reason
             i, n, k = self._i, self._n, self.n_arrivals
+            t_next = times[i] if i < n else INF
             try:
-                while i < n:
-                    t = times[i]
-                    if t > env.peek():
-                        env.timeout(max(0.0, t - env.now)).callbacks.append(self._pump)
-                        return
-                    cust = custs[i]
-                    i += 1
-                    if active[cust]:
-                        k += 1
-                        arrive(Episode(k - 1, cust, segs[i - 1], reasons[i - 1], t,
-                                       intolerant[cust]), t)
+                while True:
+                    if agenda and agenda[0][0] < t_next:  # a follow-up
+                        t = agenda[0][0]
+                        if t > limit:
+                            self._wait(t)
+                            return
+                        _, _, fn, ep, arg = heappop(agenda)
+                        fn(ep, t, arg)
+                    elif i < n:  # an arrival
+                        t = t_next
+                        if t > limit:
+                            self._wait(t)
+                            return
+                        cust = custs[i]
+                        if active[cust]:
+                            k += 1
+                            arrive(Episode(k - 1, cust, segs[i], reasons[i], t,
+                                           intolerant[cust]), t)
+                        i += 1
+                        if i == n:
+                            break  # on to the next day's arrivals
+                        t_next = times[i]
+                    else:
+                        return  # no arrivals or follow-ups left
             finally:
                 self._i, self.n_arrivals = i, k
+
+    def _wait(self, t: float) -> None:
+        self.env.timeout(max(0.0, t - self.env.now)).callbacks.append(self._pump)
 
     def run(self, on_day: Callable[[], None] | None = None) -> ReplicationResult:
         s, env = self.s, self.env

@@ -88,11 +88,12 @@ class JourneyRouter:
              for j in s.journeys.values()]
             for g in segments
         ]
-        # The same, ready for a choice among touchpoints that are all open: (touchpoints,
-        # cumulative weights, whether they are always open).
-        self.first_choice = [[(tuple(n for n, _ in opts), tuple(accumulate(w for _, w in opts)),
-                               all(n.always_open for n, _ in opts)) for opts in per_reason]
-                             for per_reason in self.options]
+        # closed[hour of week]: bitmask of the touchpoints a customer cannot choose then.
+        self.closed = [sum(n.bit for n in nodes if not n.open_hours[h])
+                       for h in range(HOURS_PER_WEEK)]
+        # choices[segment][reason][excluded touchpoints]: (touchpoints, cumulative weights),
+        # filled as met (few distinct masks) so a choice is a lookup and a bisection.
+        self.choices: list[list[dict[int, tuple]]] = [[{} for _ in g] for g in self.options]
         self.intolerant_patience = INTOLERANT_PATIENCE
         self.retry_prob = [g.retry_prob for g in segments]
         h = s.handoffs
@@ -103,7 +104,6 @@ class JourneyRouter:
         self.max_contacts = h.max_contacts
         self.end = s.horizon * 1440.0
         self.uniform = uniforms(generator(s.seed, rep, "router"))
-        self.open_episodes = 0
         # Follow-ups (fallbacks, recontacts, handoffs, travel) as (time, order, fn, episode,
         # arg), run by the replication's pump: cheaper than a SimPy event each.
         self.agenda: list[tuple] = []
@@ -117,38 +117,25 @@ class JourneyRouter:
             return
         heappush(self.agenda, (t, self._order(), fn, ep, arg))
 
-    def arrive(self, ep: Episode, t: float) -> None:
-        """A new need arises."""
-        self.open_episodes += 1
-        self.choose(ep, t)
-
     def choose(self, ep: Episode, t: float, again: bool = False) -> None:
-        """Pick an entry touchpoint by preference; ``again`` allows touchpoints already tried
-        (a recontact after an unresolved answer), otherwise it is a fallback to a new one."""
-        tried = 0 if again else ep.touchpoints
-        if not tried:  # the usual case: a fresh choice, often among always-open touchpoints
-            nodes, cum, always_open = self.first_choice[ep.segment][ep.reason]
-            if always_open:
-                node = nodes[0] if len(nodes) == 1 else nodes[
-                    bisect_right(cum, self.uniform() * cum[-1])]
-                self._go(ep, t, node)
-                return
-        hour = int(t // 60.0) % HOURS_PER_WEEK
-        options = [(node, w) for node, w in self.options[ep.segment][ep.reason]
-                   if not tried & node.bit and (node.always_open or node.open_hours[hour])]
-        if not options:
+        """Pick an entry touchpoint by preference among those open at ``t``; ``again`` allows
+        touchpoints already tried (a recontact after an unresolved answer), otherwise it is a
+        fresh choice or a fallback to a new one."""
+        excluded = (0 if again else ep.touchpoints) | self.closed[int(t // 60.0) % HOURS_PER_WEEK]
+        table = self.choices[ep.segment][ep.reason]
+        choice = table.get(excluded)
+        if choice is None:
+            opts = [(n, w) for n, w in self.options[ep.segment][ep.reason] if not excluded & n.bit]
+            choice = table[excluded] = (tuple(n for n, _ in opts),
+                                        tuple(accumulate(w for _, w in opts)))
+        nodes, cum = choice
+        if len(nodes) == 1:
+            node = nodes[0]
+        elif nodes:
+            node = nodes[bisect_right(cum, self.uniform() * cum[-1])]
+        else:
             self.finish(ep, t, GAVE_UP)
             return
-        node = options[0][0]
-        if len(options) > 1:
-            pick = self.uniform() * sum(w for _, w in options)
-            for node, w in options:  # noqa: B007 - the loop leaves the pick in ``node``
-                pick -= w
-                if pick < 0:
-                    break
-        self._go(ep, t, node)
-
-    def _go(self, ep: Episode, t: float, node: Node) -> None:
         if ep.contacts and node.channel != ep.channel:
             ep.switches += 1
         if node.lead_min > 0:  # travel to a store first
@@ -189,7 +176,6 @@ class JourneyRouter:
         self._at(t + delay, ep, self.choose, again)
 
     def finish(self, ep: Episode, t: float, outcome: int) -> None:
-        self.open_episodes -= 1
         t = min(t, self.end)
         self.log.record(ep, t, outcome)
         if self.reactions is not None and outcome != IN_SYSTEM:

@@ -149,7 +149,7 @@ class Replication:
         """Run arrivals and follow-ups in time order up to SimPy's next event (a day boundary,
         the horizon), then wait for whichever comes next. Arrivals go first at equal times."""
         env, router = self.env, self.router
-        agenda, arrive = router.agenda, router.arrive
+        agenda, arrive = router.agenda, router.choose
         active, intolerant = self.pop.active, self._intolerant
         limit = env.peek()
         while True:

@@ -21,7 +21,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxsim.engine.staffing import HOURS_PER_WEEK, duty_intervals, weekly_agents
-from cxsim.engine.stats import TouchpointStats
+from cxsim.engine.stats import (
+    KIND_ABANDONED,
+    KIND_CONTAINED,
+    KIND_ESCALATED,
+    KIND_FAILED,
+    KIND_LOOPED,
+    KIND_RESOLVED,
+    KIND_TRANSFERRED,
+    KIND_UNRESOLVED,
+    KIND_UNSERVED,
+    TouchpointStats,
+)
 from cxsim.engine.streams import durations, generator, uniforms
 from cxsim.spec import Duration, Scenario, Touchpoint
 
@@ -49,6 +60,7 @@ class Node:
         self.steps = tp.steps
         self.lead_min = tp.travel_min
         self.stats = stats
+        self.visits = stats.visits  # the buffer each visit appends to
         self.uniform = uniforms(generator(s.seed, rep, f"tp:{name}:route"))
         self.set_open_hours(np.ones(HOURS_PER_WEEK, dtype=bool))
         self.channel = -1  # set by the router
@@ -75,9 +87,11 @@ class SelfServiceNode(Node):
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         done = t + self.duration()
-        contained = self.uniform() < self.containment
-        self.stats.on_self_service(t, contained)
-        return done, (RESOLVED if contained else FAILED), None
+        if self.uniform() < self.containment:
+            self.visits.extend((t, KIND_CONTAINED, 0.0, 0.0, 0))
+            return done, RESOLVED, None
+        self.visits.extend((t, KIND_FAILED, 0.0, 0.0, 0))
+        return done, FAILED, None
 
 
 class BotNode(SelfServiceNode):
@@ -95,14 +109,14 @@ class BotNode(SelfServiceNode):
         done = t + self.duration()
         if self.uniform() < self.containment:
             ep.bot = BOT_CONTAINED
-            self.stats.on_bot(t, BOT_CONTAINED)
+            self.visits.extend((t, KIND_CONTAINED, 0.0, 0.0, 0))
             return done, RESOLVED, None
         if self.uniform() < self.escalation:
             ep.bot = BOT_ESCALATED
-            self.stats.on_bot(t, BOT_ESCALATED)
+            self.visits.extend((t, KIND_ESCALATED, 0.0, 0.0, 0))
             return done, HANDOFF, self.target
         ep.bot = BOT_LOOPED
-        self.stats.on_bot(t, BOT_LOOPED)
+        self.visits.extend((t, KIND_LOOPED, 0.0, 0.0, 0))
         return done + self.loop_min, FAILED, None
 
 
@@ -128,7 +142,6 @@ class QueueNode(Node):
         self.fcr = tp.fcr
         self.fcr_or_transfer = tp.fcr + tp.transfer_prob
         self.carryover = tp.context_carryover
-        self.sl_threshold = tp.sl_threshold_min
         self.target: Node | None = None  # transfer target, set by the router
 
     def _service_start(self, t: float) -> float:
@@ -179,10 +192,10 @@ class QueueNode(Node):
                 patience *= r.intolerant_patience
             if wait > patience:
                 ep.wait += patience
-                self.stats.on_abandoned(t, patience)
+                self.visits.extend((t, KIND_ABANDONED, patience, 0.0, 0))
                 return t + patience, ABANDONED, None
         if start == INF:  # never staffed again and the customer never gives up
-            self.stats.on_unserved(t)
+            self.visits.extend((t, KIND_UNSERVED, 0.0, 0.0, 0))
             return INF, UNRESOLVED, None
         end = start + handle
         free = self._free
@@ -191,13 +204,13 @@ class QueueNode(Node):
         ep.handle += handle
         u = self.uniform()
         if u < self.fcr:
-            outcome, target = RESOLVED, None
-        elif u < self.fcr_or_transfer and self.target is not None:
-            outcome, target = HANDOFF, self.target
-        else:
-            outcome, target = UNRESOLVED, None
-        self.stats.on_served(t, wait, handle, wait <= self.sl_threshold, outcome, repeat)
-        return end, outcome, target
+            self.visits.extend((t, KIND_RESOLVED, wait, handle, repeat))
+            return end, RESOLVED, None
+        if u < self.fcr_or_transfer and self.target is not None:
+            self.visits.extend((t, KIND_TRANSFERRED, wait, handle, repeat))
+            return end, HANDOFF, self.target
+        self.visits.extend((t, KIND_UNRESOLVED, wait, handle, repeat))
+        return end, UNRESOLVED, None
 
 
 NODE_KINDS = {

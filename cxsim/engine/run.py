@@ -128,7 +128,8 @@ class Replication:
         lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
         self.window = (lo, hi)
         self.nodes: list[Node] = [
-            NODE_KINDS[tp.kind](i, name, tp, s, rep, TouchpointStats(lo, hi))
+            NODE_KINDS[tp.kind](i, name, tp, s, rep,
+                               TouchpointStats(lo, hi, tp.sl_threshold_min))
             for i, (name, tp) in enumerate(s.touchpoints.items())
         ]
         self.log = EpisodeLog(lo, hi, keep_rows)
@@ -156,6 +157,8 @@ class Replication:
             if self._i == self._n and self._day + 1 < self.arrivals.days:
                 self._day += 1
                 self._times, self._cust, self._seg, self._reason = self.arrivals.day(self._day)
+                for node in self.nodes:  # keep the visit buffers a day long at most
+                    node.stats.flush()
                 self._i, self._n = 0, len(self._times)
                 continue
             times, custs, segs, reasons = self._times, self._cust, self._seg, self._reason

@@ -89,8 +89,9 @@ class JourneyRouter:
             for g in segments
         ]
         # closed[hour of week]: bitmask of the touchpoints a customer cannot choose then.
-        self.closed = [sum(n.bit for n in nodes if not n.open_hours[h])
-                       for h in range(HOURS_PER_WEEK)]
+        # None when every touchpoint is always open (no hour to work out).
+        closed = [sum(n.bit for n in nodes if not n.open_hours[h]) for h in range(HOURS_PER_WEEK)]
+        self.closed = closed if any(closed) else None
         # choices[segment][reason][excluded touchpoints]: (touchpoints, cumulative weights),
         # filled as met (few distinct masks) so a choice is a lookup and a bisection.
         self.choices: list[list[dict[int, tuple]]] = [[{} for _ in g] for g in self.options]
@@ -121,7 +122,9 @@ class JourneyRouter:
         """Pick an entry touchpoint by preference among those open at ``t``; ``again`` allows
         touchpoints already tried (a recontact after an unresolved answer), otherwise it is a
         fresh choice or a fallback to a new one."""
-        excluded = (0 if again else ep.touchpoints) | self.closed[int(t // 60.0) % HOURS_PER_WEEK]
+        excluded = 0 if again else ep.touchpoints
+        if self.closed is not None:
+            excluded |= self.closed[int(t // 60.0) % HOURS_PER_WEEK]
         table = self.choices[ep.segment][ep.reason]
         choice = table.get(excluded)
         if choice is None:
@@ -176,7 +179,8 @@ class JourneyRouter:
         self._at(t + delay, ep, self.choose, again)
 
     def finish(self, ep: Episode, t: float, outcome: int) -> None:
-        t = min(t, self.end)
+        if t > self.end:
+            t = self.end
         self.log.record(ep, t, outcome)
         if self.reactions is not None and outcome != IN_SYSTEM:
             self.reactions.episode_done(t, ep.id, ep.customer, ep.segment, ep.reason,

@@ -15,7 +15,7 @@ behind the same ``visit`` interface.
 
 from __future__ import annotations
 
-import heapq
+from heapq import heappop, heappush, heapreplace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -149,22 +149,22 @@ class QueueNode(Node):
         is left on top of the heap. ``inf`` when no agent will ever come."""
         free, duty, k = self._free, self._duty, self._next_duty
         while k < len(duty) and duty[k][0] <= t:
-            heapq.heappush(free, duty[k])
+            heappush(free, duty[k])
             k += 1
         while True:
             if not free:
                 if k == len(duty):
                     start = INF
                     break
-                heapq.heappush(free, duty[k])
+                heappush(free, duty[k])
                 k += 1
                 continue
             f, off = free[0]
             start = f if f > t else t
             if start >= off:  # this agent's duty ended before they could take the call
-                heapq.heappop(free)
+                heappop(free)
             elif k < len(duty) and duty[k][0] < start:  # someone starts duty sooner
-                heapq.heappush(free, duty[k])
+                heappush(free, duty[k])
                 k += 1
             else:
                 break
@@ -199,7 +199,7 @@ class QueueNode(Node):
             return INF, UNRESOLVED, None
         end = start + handle
         free = self._free
-        heapq.heapreplace(free, (end, free[0][1]))
+        heapreplace(free, (end, free[0][1]))
         ep.wait += wait
         ep.handle += handle
         u = self.uniform()

@@ -62,7 +62,7 @@ class TouchpointStats:
         """Add the buffered visits inside the window to the hourly sums; empty the buffer."""
         if not self.visits:
             return
-        v = np.array(self.visits, dtype=float).reshape(-1, 5)
+        v = np.fromiter(self.visits, float, len(self.visits)).reshape(-1, 5)
         self.visits.clear()
         t = v[:, 0]
         v = v[(t >= self.lo) & (t < self.hi)]

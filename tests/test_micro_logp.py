@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cxsim.calibrate import micro
 from cxsim.calibrate.micro import build_model
 from cxsim.calibrate.prepare import prepare
 from cxsim.data import ObservedData
@@ -28,12 +29,17 @@ def small_data() -> ObservedData:
     return observe(simulate(s, keep_rows=True), s)
 
 
-def test_micro_loglik_equals_an_independent_computation(small_data: ObservedData):
+@pytest.mark.parametrize("centred", [False, True], ids=["non_centred", "centred"])
+def test_micro_loglik_equals_an_independent_computation(small_data: ObservedData, centred: bool,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    # Both geometries of the churn intercepts (the data decide which one a fit uses).
+    monkeypatch.setattr(micro, "centred_churn", lambda p, pr: centred)
     data = small_data
     anchor = str(data.customers["segment"].value_counts().sort_index().idxmax())
     prep = prepare(data, ref.PERIOD_DAYS, ref.FATIGUE_DAYS)
     assert prep.ces.size > 100 and prep.nps_value.size > 100 and prep.churned.sum() > 5
     model = build_model(prep, anchor, ref.ANCHOR_BASE)
+    assert ("churn_z" in model.named_vars) is not centred
     f = ref.ModelFunctions(model, prep.segments, anchor)
     # The reason whose weight is fixed at 1 is the most frequent one in the data.
     done = data.episodes.loc[data.episodes["outcome"] != "in_system", "reason"]
@@ -47,3 +53,18 @@ def test_micro_loglik_equals_an_independent_computation(small_data: ObservedData
         assert th["moment_weight"].min() != th["moment_weight"].max() or scale == 0
         want, got = ref.reference_loglik(data, th, anchor), f.loglik(x)
         assert got == pytest.approx(want, rel=1e-10, abs=1e-8), (scale, got, want)
+
+
+def test_churn_intercepts_are_centred_once_the_data_pin_them(small_data: ObservedData):
+    from dataclasses import replace
+
+    from cxsim.calibrate.micro import Priors, centred_churn, churn_data_sd
+
+    prep = prepare(small_data, ref.PERIOD_DAYS, ref.FATIGUE_DAYS)
+    assert not centred_churn(prep, Priors())  # 300 customers: a few churns per segment
+    at_risk = np.full_like(prep.churn0_at_risk, 5000.0)  # and 5% of them churn
+    more = replace(prep, churn0_at_risk=prep.churn0_at_risk + at_risk,
+                   churn0_churned=prep.churn0_churned + 0.05 * at_risk)
+    assert churn_data_sd(more).max() < 0.5 * churn_data_sd(prep).min()
+    assert centred_churn(more, Priors())
+    assert not centred_churn(more, Priors(churn_between_sd=0.01))  # relative to the prior

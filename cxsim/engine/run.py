@@ -24,7 +24,7 @@ from cxsim.engine.journey import Episode, JourneyRouter
 from cxsim.engine.nodes import INF, NODE_KINDS, Node
 from cxsim.engine.reactions import Reactions
 from cxsim.engine.staffing import staffed_minutes
-from cxsim.engine.stats import TouchpointStats
+from cxsim.engine.stats import BUFFERED_VISITS, TouchpointStats
 from cxsim.engine.streams import generator
 from cxsim.spec import Scenario
 
@@ -157,8 +157,8 @@ class Replication:
             if self._i == self._n and self._day + 1 < self.arrivals.days:
                 self._day += 1
                 self._times, self._cust, self._seg, self._reason = self.arrivals.day(self._day)
-                for node in self.nodes:  # keep the visit buffers a day long at most
-                    node.stats.flush()
+                for node in self.nodes:
+                    node.stats.flush(BUFFERED_VISITS)
                 self._i, self._n = 0, len(self._times)
                 continue
             times, custs, segs, reasons = self._times, self._cust, self._seg, self._reason

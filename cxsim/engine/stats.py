@@ -7,8 +7,8 @@ visits that *arrive* inside the measurement window [warm-up, horizon) are counte
 
 A visit costs the engine five numbers appended to :attr:`TouchpointStats.visits`; the buffer is
 summed into the hourly bins a block at a time with NumPy (:meth:`TouchpointStats.flush`, called
-by the replication once a simulated day and at the end), which is several times cheaper than
-updating a dozen Python counters per visit.
+by the replication at day boundaries once it holds :data:`BUFFERED_VISITS` visits, and at the
+end), which is several times cheaper than updating a dozen Python counters per visit.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ FIELDS = (
     "busy_sum",
 )
 F = {name: i for i, name in enumerate(FIELDS)}
+# A flush costs some 20 NumPy calls whatever its size: worth it from a few thousand visits.
+BUFFERED_VISITS = 8192
 # What a visit came to, as buffered: (t, kind, wait, handle, repeat). Served kinds come last.
 KIND_CONTAINED, KIND_FAILED, KIND_ESCALATED, KIND_LOOPED = 0, 1, 2, 3  # self-service, bot
 KIND_ABANDONED, KIND_UNSERVED = 4, 5  # queues
@@ -58,9 +60,10 @@ class TouchpointStats:
         # visit (an abandoned visit's wait is its patience). Flat takes 40 bytes a visit.
         self.visits: list[float] = []
 
-    def flush(self) -> None:
-        """Add the buffered visits inside the window to the hourly sums; empty the buffer."""
-        if not self.visits:
+    def flush(self, at_least: int = 1) -> None:
+        """Add the buffered visits inside the window to the hourly sums and empty the buffer,
+        if it holds ``at_least`` visits."""
+        if len(self.visits) < 5 * at_least:
             return
         v = np.fromiter(self.visits, float, len(self.visits)).reshape(-1, 5)
         self.visits.clear()

@@ -53,37 +53,40 @@ TOTALS = (
 )
 
 
+# What :meth:`EpisodeLog.record` buffers per episode, flat: start, end, outcome and then the
+# summed counts (contacts, wait, handle, steps, transfers, repeats, switches).
+WIDTH = 10
+
+
 class EpisodeLog:
-    """Collects finished episodes: window totals always, rows when ``keep_rows``."""
+    """Collects finished episodes: window totals always, rows when ``keep_rows``.
+
+    Totals are summed with NumPy from a buffer of ten numbers per episode (:meth:`flush`),
+    cheaper than a dozen Python additions per episode."""
 
     def __init__(self, window_start: float, window_end: float, keep_rows: bool) -> None:
         self.lo, self.hi = window_start, window_end
         self.keep_rows = keep_rows
-        self._sums = [0.0] * len(TOTALS)
+        self._sums = np.zeros(len(TOTALS))
+        self._ended = np.zeros(4, dtype=np.int64)
+        self.buffer: list[float] = []
         self.rows: dict[str, list] = {c: [] for c in COLUMNS} if keep_rows else {}
         self._append = [self.rows[c].append for c in COLUMNS] if keep_rows else []
-        self.ended = [0, 0, 0, 0]  # by outcome, over the whole run (conservation checks)
 
     @property
     def totals(self) -> dict[str, float]:
-        return dict(zip(TOTALS, self._sums, strict=True))
+        self.flush()
+        return dict(zip(TOTALS, self._sums.tolist(), strict=True))
+
+    @property
+    def ended(self) -> list[int]:
+        """Episodes ended by outcome, over the whole run (conservation checks)."""
+        self.flush()
+        return self._ended.tolist()
 
     def record(self, ep: Episode, t_end: float, outcome: int) -> None:
-        self.ended[outcome] += 1
-        if self.lo <= ep.t0 < self.hi:
-            tot = self._sums
-            tot[0] += 1
-            tot[1 + outcome] += 1
-            if outcome == 1:
-                tot[5] += 1 if ep.contacts == 1 else 0
-                tot[6] += t_end - ep.t0
-            tot[7] += ep.contacts
-            tot[8] += ep.wait
-            tot[9] += ep.handle
-            tot[10] += ep.steps
-            tot[11] += ep.transfers
-            tot[12] += ep.repeats
-            tot[13] += ep.switches
+        self.buffer.extend((ep.t0, t_end, outcome, ep.contacts, ep.wait, ep.handle, ep.steps,
+                            ep.transfers, ep.repeats, ep.switches))
         if self.keep_rows:
             for append, value in zip(self._append, (
                 ep.id, ep.customer, ep.segment, ep.reason, ep.t0, t_end, outcome,
@@ -91,6 +94,24 @@ class EpisodeLog:
                 ep.steps, ep.transfers, ep.repeats, ep.switches, ep.bot,
             ), strict=True):
                 append(value)
+
+    def flush(self, at_least: int = 1) -> None:
+        """Add the buffered episodes to the totals and empty the buffer, if it holds
+        ``at_least`` episodes."""
+        if len(self.buffer) < WIDTH * at_least:
+            return
+        b = np.fromiter(self.buffer, float, len(self.buffer)).reshape(-1, WIDTH)
+        self.buffer.clear()
+        self._ended += np.bincount(b[:, 2].astype(np.intp), minlength=4)
+        b = b[(b[:, 0] >= self.lo) & (b[:, 0] < self.hi)]  # started in the window
+        outcome = b[:, 2].astype(np.intp)
+        resolved = outcome == 1
+        tot = self._sums
+        tot[0] += len(b)
+        tot[1:5] += np.bincount(outcome, minlength=4)
+        tot[5] += np.count_nonzero(resolved & (b[:, 3] == 1))  # first-contact resolutions
+        tot[6] += (b[resolved, 1] - b[resolved, 0]).sum()  # time to resolve
+        tot[7:] += b[:, 3:].sum(axis=0)
 
     def frame(
         self, segments: list[str], reasons: list[str], channels: list[str], touchpoints: list[str]

@@ -24,12 +24,15 @@ from cxsim.engine.journey import Episode, JourneyRouter
 from cxsim.engine.nodes import INF, NODE_KINDS, Node
 from cxsim.engine.reactions import Reactions
 from cxsim.engine.staffing import staffed_minutes
-from cxsim.engine.stats import BUFFERED_VISITS, TouchpointStats
+from cxsim.engine.stats import TouchpointStats
 from cxsim.engine.streams import generator
 from cxsim.spec import Scenario
 
 MINUTES_PER_DAY = 1440.0
 DAYS_PER_MONTH = 30.0
+# Records (visits, episodes) buffered before they are summed: a flush costs some 20 NumPy calls
+# whatever its size, so it waits for a few thousand (or a day, whichever is longer).
+FLUSH_AT = 8192
 
 
 @dataclass
@@ -157,8 +160,9 @@ class Replication:
             if self._i == self._n and self._day + 1 < self.arrivals.days:
                 self._day += 1
                 self._times, self._cust, self._seg, self._reason = self.arrivals.day(self._day)
+                self.log.flush(FLUSH_AT)
                 for node in self.nodes:
-                    node.stats.flush(BUFFERED_VISITS)
+                    node.stats.flush(FLUSH_AT)
                 self._i, self._n = 0, len(self._times)
                 continue
             times, custs, segs, reasons = self._times, self._cust, self._seg, self._reason

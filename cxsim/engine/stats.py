@@ -5,10 +5,10 @@ the run; every figure a contact centre reads (volume, ASA, service level, abando
 FCR, occupancy, containment) is a ratio of these sums, per touchpoint, channel or hour. Only
 visits that *arrive* inside the measurement window [warm-up, horizon) are counted.
 
-A visit costs the engine five numbers appended to :attr:`TouchpointStats.visits`; the buffer is
-summed into the hourly bins a block at a time with NumPy (:meth:`TouchpointStats.flush`, called
-by the replication at day boundaries once it holds :data:`BUFFERED_VISITS` visits, and at the
-end), which is several times cheaper than updating a dozen Python counters per visit.
+A visit costs the engine five numbers appended to :attr:`TouchpointStats.visits`; the buffer
+is summed into the hourly bins with NumPy (:meth:`TouchpointStats.flush`, called by the
+replication at day boundaries once it holds a few thousand visits, and at the end), several
+times cheaper than updating a dozen Python counters per visit.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ FIELDS = (
     "busy_sum",
 )
 F = {name: i for i, name in enumerate(FIELDS)}
-# A flush costs some 20 NumPy calls whatever its size: worth it from a few thousand visits.
-BUFFERED_VISITS = 8192
 # What a visit came to, as buffered: (t, kind, wait, handle, repeat). Served kinds come last.
 KIND_CONTAINED, KIND_FAILED, KIND_ESCALATED, KIND_LOOPED = 0, 1, 2, 3  # self-service, bot
 KIND_ABANDONED, KIND_UNSERVED = 4, 5  # queues
@@ -77,9 +75,13 @@ class TouchpointStats:
             w = None if weights is None else weights[mask]
             sums[F[field]] += np.bincount(hour[mask], w, minlength=24)
 
+        # Visits by kind and hour in one pass; the kinds' counts are rows of it.
+        by_kind = np.bincount(kind.astype(np.intp) * 24 + hour, minlength=9 * 24).reshape(9, 24)
+        sums[F["arrivals"]] += by_kind.sum(axis=0)
+        sums[F["served"]] += by_kind[KIND_RESOLVED:].sum(axis=0)
+        for field, code in COUNTED:
+            sums[F[field]] += by_kind[code]
         served = kind >= KIND_RESOLVED
-        add("arrivals", np.ones(t.size, bool))
-        add("served", served)
         add("waited", (kind == KIND_ABANDONED) | (kind == KIND_UNSERVED) | served & (wait > 0))
         add("wait_sum", kind >= KIND_ABANDONED, wait)
         add("answer_wait_sum", served, wait)
@@ -90,8 +92,6 @@ class TouchpointStats:
         start = t + wait
         busy = np.maximum(0.0, np.minimum(start + handle, self.hi) - np.maximum(start, self.lo))
         add("busy_sum", served, busy)
-        for field, code in COUNTED:
-            add(field, kind == code)
 
     def array(self) -> np.ndarray:
         """All sums as a (field, hour) array, in :data:`FIELDS` order."""

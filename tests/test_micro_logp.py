@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cxsim.calibrate import micro
 from cxsim.calibrate.micro import build_model
 from cxsim.calibrate.prepare import prepare
 from cxsim.data import ObservedData
@@ -30,15 +29,13 @@ def small_data() -> ObservedData:
 
 
 @pytest.mark.parametrize("centred", [False, True], ids=["non_centred", "centred"])
-def test_micro_loglik_equals_an_independent_computation(small_data: ObservedData, centred: bool,
-                                                        monkeypatch: pytest.MonkeyPatch):
+def test_micro_loglik_equals_an_independent_computation(small_data: ObservedData, centred: bool):
     # Both geometries of the churn intercepts (the data decide which one a fit uses).
-    monkeypatch.setattr(micro, "centred_churn", lambda p, pr: centred)
     data = small_data
     anchor = str(data.customers["segment"].value_counts().sort_index().idxmax())
     prep = prepare(data, ref.PERIOD_DAYS, ref.FATIGUE_DAYS)
     assert prep.ces.size > 100 and prep.nps_value.size > 100 and prep.churned.sum() > 5
-    model = build_model(prep, anchor, ref.ANCHOR_BASE)
+    model = build_model(prep, anchor, ref.ANCHOR_BASE, centred=centred)
     assert ("churn_z" in model.named_vars) is not centred
     f = ref.ModelFunctions(model, prep.segments, anchor)
     # The reason whose weight is fixed at 1 is the most frequent one in the data.

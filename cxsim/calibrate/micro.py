@@ -232,10 +232,12 @@ def centred_churn(p: Prepared, pr: Priors) -> bool:
     return bool(churn_data_sd(p).max() < 0.5 * pr.churn_between_sd)
 
 
-def parameters(pm, pt, p: Prepared, anchor: str, anchor_base: float, pr: Priors):
+def parameters(pm, pt, p: Prepared, anchor: str, anchor_base: float, pr: Priors,
+               centred: bool | None = None):
     """Inside a ``pm.Model(coords=model_coords(...))``: every parameter with its prior, and the
     episodes' effort, satisfaction deviation ``dev`` and satisfaction ``sat`` built from them.
-    Shared with the benchmark's plain model, so that the two have the same priors."""
+    Shared with the benchmark's plain model, so that the two have the same priors. ``centred``:
+    the churn intercepts' geometry (default: :func:`centred_churn` of ``p``)."""
     a = p.segments.index(anchor)
     v = SimpleNamespace()
     v.w_effort = [pm.HalfNormal(name, pr.effort_sd) for name in EFFORT_TERMS]
@@ -264,7 +266,7 @@ def parameters(pm, pt, p: Prepared, anchor: str, anchor_base: float, pr: Priors)
     v.r1 = pm.HalfNormal("response_extremity", pr.response_extremity_sd)
     churn_mu = pm.Normal("churn_mu", pr.churn_mu, pr.churn_mu_sd)
     churn_sd = pm.HalfNormal("churn_between", pr.churn_between_sd)
-    if centred_churn(p, pr):
+    if centred_churn(p, pr) if centred is None else centred:
         v.churn_logit = pm.Normal("churn_logit", churn_mu, churn_sd, dims="segment")
     else:
         churn_z = pm.Normal("churn_z", 0.0, 1.0, dims="segment")
@@ -280,15 +282,17 @@ def parameters(pm, pt, p: Prepared, anchor: str, anchor_base: float, pr: Priors)
     return v
 
 
-def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | None = None):
-    """The PyMC model of ``p``; ``anchor`` names the segment whose baseline is fixed."""
+def build_model(p: Prepared, anchor: str, anchor_base: float, priors: Priors | None = None,
+                centred: bool | None = None):
+    """The PyMC model of ``p``; ``anchor`` names the segment whose baseline is fixed;
+    ``centred`` overrides :func:`centred_churn`'s choice of the churn intercepts' geometry."""
     import pymc as pm
     import pytensor.tensor as pt
 
     pr = priors or Priors()
     gr = group(p)
     with pm.Model(coords=model_coords(p, anchor)) as model:
-        v = parameters(pm, pt, p, anchor, anchor_base, pr)
+        v = parameters(pm, pt, p, anchor, anchor_base, pr, centred)
         effort, dev, sat, base = v.effort, v.dev, v.sat, v.base
         r0, r1, memory, moment = v.r0, v.r1, v.memory, v.moment
         ces_cut, csat_cut, nps_cut, nps_slope = v.ces_cut, v.csat_cut, v.nps_cut, v.nps_slope

@@ -124,8 +124,9 @@ def symbolic_model(pilot: Prepared, anchor: str, anchor_base: float, priors: Pri
         for f in dataclasses.fields(grouped)})
     original = micro.group
     micro.group = lambda _: sym_grouped
-    try:
-        return micro.build_model(Prepared(**kw), anchor, anchor_base, priors)
+    try:  # the geometry is the pilot's: the refilled data sets have its layout and size
+        return micro.build_model(Prepared(**kw), anchor, anchor_base, priors,
+                                 centred=micro.centred_churn(pilot, priors))
     finally:
         micro.group = original
 

@@ -183,18 +183,22 @@ def worker(model: str, path: str, tune: int, draws: int, chains: int, pilot: boo
     import pymc as pm
     from plain_model import build_plain_model, probs_per_draw
 
+    from cxsim.calibrate.fit import FitSettings, sampler_options
     from cxsim.calibrate.micro import build_model
 
     a = pickle.loads(Path(path).read_bytes())
     t0 = time.perf_counter()
+    # cxsim samples as cxsim-fit does; plain with PyMC's NUTS at the same target_accept.
+    options = sampler_options(a["prep"], FitSettings(chains=chains))
     if model == "cxsim":
         m = build_model(a["prep"], a["anchor"], 0.5)
     else:
         m = build_plain_model(a["prep"], a["full"], a["anchor"], 0.5)
+        options = {"nuts_sampler": "pymc", "target_accept": options["target_accept"],
+                   "cores": min(chains, 2)}
     tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=SEED, model=m,
-                     nuts_sampler="nutpie" if model == "cxsim" else "pymc",
-                     cores=min(chains, 2), progressbar=False, compute_convergence_checks=False,
-                     discard_tuned_samples=not pilot)
+                     progressbar=False, compute_convergence_checks=False,
+                     discard_tuned_samples=not pilot, **options)
     wall = time.perf_counter() - t0
     sampling = float(tree["posterior"].attrs["sampling_time"])
     stats = [tree[g].to_dataset() for g in ("sample_stats", "warmup_sample_stats") if g in tree]

@@ -207,7 +207,7 @@ SPEC_ERRORS = [
         "unknown-stage", ("journeys.renewal.stage=renewal",), "journeys.renewal.stage", "'renewal'"
     ),
     Bad(
-        "unknown-key-added",  # '+' gets past Hydra; the schema merge in load_scenario stops it
+        "unknown-key-added",  # '+' gets past Hydra's typed nodes; load_scenario stops it
         (f"+{FRONT}.fcrr=0.5",),
         f"{FRONT}.fcrr",
         None,
@@ -217,16 +217,12 @@ SPEC_ERRORS = [
         (f"+{FRONT}.fcrr=0.5",),
         f"{FRONT}.fcrr",
         "0.5",
-        xfail="the message reads 'touchpoints.phone_front.fcrr = None': load_scenario takes "
-        "the OmegaConf error's .value, which is None for an unknown key",
     ),
     Bad(
         "unknown-shift-key-added",
         (f"+{FRONT}.shifts.0.agent=3",),
         f"{FRONT}.shifts[0].agent",
         None,
-        xfail="SpecError.key is 'agent', not the full path: OmegaConf reports full_key "
-        "relative to the list element for an unknown key inside a list of structured nodes",
     ),
     # -- staffing and profiles -------------------------------------------------------------
     Bad("shift-end-25", (f"{FRONT}.shifts.0.end_hour=25",), f"{FRONT}.shifts[0].end_hour", "25"),

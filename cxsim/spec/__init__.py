@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import is_dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -83,6 +85,29 @@ def config_dir() -> Path:
     return Path(str(resources.files("cxsim.configs")))
 
 
+def _added_key(data: Any, obj: Any, path: str = "") -> tuple[str, Any] | None:
+    """The first key of ``data`` (a config as plain containers) that is no field of the
+    dataclass at the same place in ``obj``, with its value; None if there is none."""
+    if is_dataclass(obj) and isinstance(data, dict):
+        for key, value in data.items():
+            if key not in obj.__dataclass_fields__:
+                return f"{path}{key}", value
+            found = _added_key(value, getattr(obj, key), f"{path}{key}.")
+            if found:
+                return found
+    elif isinstance(obj, dict) and isinstance(data, dict):
+        for key, value in data.items():
+            found = _added_key(value, obj.get(key), f"{path}{key}.")
+            if found:
+                return found
+    elif isinstance(obj, list) and isinstance(data, list):
+        for i, (value, item) in enumerate(zip(data, obj, strict=False)):
+            found = _added_key(value, item, f"{path.removesuffix('.')}[{i}].")
+            if found:
+                return found
+    return None
+
+
 def load_scenario(cfg: DictConfig | dict) -> Scenario:
     """Turn a composed config into a validated :class:`Scenario`.
 
@@ -98,10 +123,19 @@ def load_scenario(cfg: DictConfig | dict) -> Scenario:
         if key not in known:  # e.g. '+horizn=3' gets past Hydra's struct mode
             raise SpecError(str(key), cfg.get(key), "unknown key: not part of a scenario")
     try:
-        container = OmegaConf.to_container(cfg, resolve=True)
-        plain = {k: v for k, v in container.items() if k in keys}
-        merged = OmegaConf.merge(OmegaConf.structured(Scenario), plain)
-        scenario = OmegaConf.to_object(merged)
+        if isinstance(schema, type) and issubclass(schema, Scenario):
+            # Composed onto an app schema: already typed, only to be instantiated (a merge
+            # onto a fresh Scenario schema would cost more than a short simulation).
+            obj = OmegaConf.to_object(cfg)
+            scenario = Scenario(**{k: getattr(obj, k) for k in keys})
+            plain = {k: v for k, v in OmegaConf.to_container(cfg).items() if k in keys}
+            extra = _added_key(plain, scenario)
+            if extra is not None:  # '+key=value' gets past Hydra's typed nodes
+                raise SpecError(extra[0], extra[1], "unknown key: not part of a scenario")
+        else:
+            container = OmegaConf.to_container(cfg, resolve=True)
+            plain = {k: v for k, v in container.items() if k in keys}
+            scenario = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Scenario), plain))
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or "config"
         raise SpecError(str(key), getattr(e, "value", None), str(e).splitlines()[0]) from None

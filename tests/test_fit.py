@@ -90,7 +90,9 @@ def test_cohort_model_from_the_command_line(tmp_path: Path):
 @pytest.mark.slow
 def test_parameter_recovery_two_seeds_two_sizes():
     """94% HDIs cover the truth at their nominal rate; they shrink as data grow; the
-    bias-corrected population NPS covers the simulated one."""
+    bias-corrected population NPS covers the simulated one. The allowance is the issue's
+    binomial one, which takes the 176 intervals as independent; the misses of one fit cluster
+    (design effect 1.4-2.7, measured by benchmarks/recovery.py over 24 data sets)."""
     from cxsim.calibrate.fit import FitSettings, fit_micro
     from cxsim.data.synthetic import observe
     from cxsim.engine import simulate

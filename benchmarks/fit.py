@@ -23,23 +23,24 @@ leapfrog step; if the full fit would take longer than ``--plain-budget-min`` or 
 memory than is available, it is extrapolated instead, and the table says so. Target: ESS/s
 of cxsim / plain >= 3x at every size, cxsim's peak memory < 4 GB at 200k. Always exits 0.
 
-Measured 2026-11-22 (commit 9282ab3, 2 shared CPUs, load average 3-5.6 throughout: two other
-engineers' fits ran alongside, so seconds are inflated, unevenly between rows):
+Measured 2026-11-22 (commit 7d5fcf1, 2 CPUs, load average ~1-2: nothing else sampling):
 
     N      model  sample s  min ESS  ESS/s  steps/it  ms/step  peak PSS GB
-    10k    cxsim      27.4       79   2.89      13.6     3.35    0.56
-    10k    plain     162.1      233   1.44      15.6    17.31    1.87   -> 2.0x
-    50k    cxsim     191.7       39   0.21      18.0    17.77    0.68
-    50k    plain    1318.4      263   0.20      30.4    72.31    7.94   -> 1.0x
-    200k   cxsim     895.4       37   0.04      21.0    71.04    1.05 (VmHWM 1.14)
-    200k   plain   ~6429 (extrapolated; ESS of 50k)   352.61   ~20    -> 1.0x
+    10k    cxsim      13.5      382  28.41       7.1     3.17    0.46
+    10k    plain      93.0      198   2.13      17.8     8.70    1.55   -> 13.3x
+    50k    cxsim      42.5      475  11.18       6.5    10.93    0.55
+    50k    plain     523.4      242   0.46      16.8    51.90    7.73   -> 24.1x
+    200k   cxsim     166.1      302   1.82       6.0    46.25    0.97 (VmHWM 1.04)
+    200k   plain   ~1891 (extrapolated: ~20 GB; ESS of 50k)   187.49   -> 14.2x
 
-A leapfrog step of cxsim costs 4-5x less than plain's and it needs fewer per iteration, but
-its min ESS (churn_mu / churn_z, the 3-segment non-centred churn hierarchy) is 3-7x lower:
-per gradient, nutpie's default (diagonal) adaptation mixes that direction worse than PyMC's
-NUTS here. The target is missed on sampler efficiency, not on the likelihood's cost (CPU time
-per logp+gradient at 10k: cxsim 0.76 ms, plain 2.56 ms). One 10k run with nutpie's
-``adaptation="low_rank"``: ESS/s 6.7 vs 3.6 (diag), but 5 divergences: not adopted.
+Where the ratio comes from: a leapfrog step of cxsim costs 2.7-4.7x less than plain's (the
+sufficient statistics), and at these sizes cxsim samples as cxsim-fit does: centred churn
+intercepts and nutpie's low-rank mass matrix at target_accept 0.9 (docs/calibrate.md,
+"Sampling geometry"), which needs 2.5x fewer steps per iteration and mixes the correlated
+cutpoints and weights better than PyMC's NUTS with its diagonal one (plain, same priors, same
+target_accept). Before those two choices (commit 9282ab3, loaded machine) the ratio was 2.0x
+at 10k and 1.0x at 50k and 200k: nutpie's diagonal adaptation mixed the non-centred churn
+hierarchy poorly (min ESS 37-79, churn_mu).
 """
 
 from __future__ import annotations

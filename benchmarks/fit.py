@@ -185,14 +185,15 @@ def worker(model: str, path: str, tune: int, draws: int, chains: int, pilot: boo
     from plain_model import build_plain_model, probs_per_draw
 
     from cxsim.calibrate.fit import FitSettings, sampler_options
-    from cxsim.calibrate.micro import build_model
+    from cxsim.calibrate.micro import Priors, build_model, centred_churn
 
     a = pickle.loads(Path(path).read_bytes())
     t0 = time.perf_counter()
     # cxsim samples as cxsim-fit does; plain with PyMC's NUTS at the same target_accept.
-    options = sampler_options(a["prep"], FitSettings(chains=chains))
+    centred = centred_churn(a["prep"], Priors())
+    options = sampler_options(FitSettings(chains=chains), centred)
     if model == "cxsim":
-        m = build_model(a["prep"], a["anchor"], 0.5)
+        m = build_model(a["prep"], a["anchor"], 0.5, centred=centred)
     else:
         m = build_plain_model(a["prep"], a["full"], a["anchor"], 0.5)
         options = {"nuts_sampler": "pymc", "target_accept": options["target_accept"],

@@ -54,20 +54,22 @@ def anchor_of(data: ObservedData, settings: FitSettings) -> str:
     return str(data.customers["segment"].value_counts().sort_index().idxmax())
 
 
-def sampler_options(prep: Prepared, settings: FitSettings) -> dict[str, Any]:
-    """``pm.sample`` options for the model of ``prep``, chosen by measurement (docs/calibrate.md,
+def sampler_options(settings: FitSettings, centred: bool) -> dict[str, Any]:
+    """``pm.sample`` options for a model whose churn intercepts are ``centred`` or not
+    (:func:`~cxsim.calibrate.micro.centred_churn`), chosen by measurement (docs/calibrate.md,
     "Sampling geometry"). Once the churn intercepts are centred (the data pin them), nutpie
     adapts a low-rank mass matrix, which follows the correlated cutpoints, slopes and weights
     (at 10k-50k answers: 6-25x the ESS/s of the diagonal one), at target_accept 0.9 (0.8 left
     1-2 divergences in 2000 draws); with little data the funnel of the non-centred hierarchy
     is better served by the diagonal one at 0.8 (on the bundled example low-rank diverged 11
     times in 4000 draws, diagonal 4)."""
-    rich = centred_churn(prep, settings.priors)
-    target = settings.target_accept or (0.9 if rich else 0.8)
+    target = settings.target_accept
+    if target is None:
+        target = 0.9 if centred else 0.8
     options: dict[str, Any] = {"nuts_sampler": settings.sampler, "target_accept": target}
     if settings.sampler == "nutpie":
         options["cores"] = min(settings.chains, 2)
-        options["nuts_sampler_kwargs"] = {"adaptation": "low_rank" if rich else "diag"}
+        options["nuts_sampler_kwargs"] = {"adaptation": "low_rank" if centred else "diag"}
     return options
 
 
@@ -77,10 +79,11 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
 
     prep = prepare(data, settings.churn_period_days, settings.fatigue_days)
     anchor = anchor_of(data, settings)
-    model = build_model(prep, anchor, settings.anchor_base, settings.priors)
+    centred = centred_churn(prep, settings.priors)
+    model = build_model(prep, anchor, settings.anchor_base, settings.priors, centred=centred)
     tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                      random_seed=settings.seed, model=model, progressbar=settings.progress,
-                     compute_convergence_checks=False, **sampler_options(prep, settings))
+                     compute_convergence_checks=False, **sampler_options(settings, centred))
     return tree, prep, anchor
 
 

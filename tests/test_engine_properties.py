@@ -34,10 +34,11 @@ from cxsim.spec import (
     compose_scenario,
     validate,
 )
-from cxsim.spec.schema import DAY_SETS, DISTRIBUTIONS, STAGES
+from cxsim.spec.kinds import DAY_SETS, EPISODE_OUTCOMES, kinds_where
+from cxsim.spec.schema import DISTRIBUTIONS, STAGES
 
-OUTCOMES = {"resolved", "abandoned", "gave_up", "in_system"}
-ASSISTED = ("queue", "async", "store")
+OUTCOMES = set(EPISODE_OUTCOMES)
+ASSISTED = kinds_where("assisted")
 CHANNELS = ("web", "app", "chatbot", "phone", "chat", "email", "store")
 # Figures that are a share of something: in [0, 1] (or None when there is nothing to share).
 # Occupancy (handle minutes / staffed minutes) is left out: a call answered just before an
@@ -88,7 +89,7 @@ PROPERTY_SETTINGS = settings(
 )
 
 prob = st.floats(0.0, 1.0)
-DAYS = st.sampled_from(DAY_SETS)
+DAYS = st.sampled_from(list(DAY_SETS))
 BUSY = st.sampled_from((6.0, 3.0)) | st.floats(0.5, 8.0)  # needs per customer-month
 
 

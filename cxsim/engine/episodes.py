@@ -7,13 +7,11 @@ number of customers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:
-    from cxsim.engine.journey import Episode
+from cxsim.engine.episode import Episode
+from cxsim.spec.kinds import BOT_STATES, EPISODE_OUTCOMES, RESOLVED
 
 COLUMNS = (
     "episode",
@@ -37,10 +35,7 @@ COLUMNS = (
 )
 TOTALS = (
     "needs",
-    "in_system",
-    "resolved",
-    "abandoned",
-    "gave_up",
+    *EPISODE_OUTCOMES,  # episodes by how they ended
     "first_contact_resolved",
     "ttr_sum",
     "contacts",
@@ -68,7 +63,7 @@ class EpisodeLog:
         self.lo, self.hi = window_start, window_end
         self.keep_rows = keep_rows
         self._sums = np.zeros(len(TOTALS))
-        self._ended = np.zeros(4, dtype=np.int64)
+        self._ended = np.zeros(len(EPISODE_OUTCOMES), dtype=np.int64)
         self.buffer: list[float] = []
         self.rows: dict[str, list] = {c: [] for c in COLUMNS} if keep_rows else {}
         self._append = [self.rows[c].append for c in COLUMNS] if keep_rows else []
@@ -102,16 +97,17 @@ class EpisodeLog:
             return
         b = np.fromiter(self.buffer, float, len(self.buffer)).reshape(-1, WIDTH)
         self.buffer.clear()
-        self._ended += np.bincount(b[:, 2].astype(np.intp), minlength=4)
+        n = len(EPISODE_OUTCOMES)
+        self._ended += np.bincount(b[:, 2].astype(np.intp), minlength=n)
         b = b[(b[:, 0] >= self.lo) & (b[:, 0] < self.hi)]  # started in the window
         outcome = b[:, 2].astype(np.intp)
-        resolved = outcome == 1
+        resolved = outcome == RESOLVED
         tot = self._sums
         tot[0] += len(b)
-        tot[1:5] += np.bincount(outcome, minlength=4)
-        tot[5] += np.count_nonzero(resolved & (b[:, 3] == 1))  # first-contact resolutions
-        tot[6] += (b[resolved, 1] - b[resolved, 0]).sum()  # time to resolve
-        tot[7:] += b[:, 3:].sum(axis=0)
+        tot[1:1 + n] += np.bincount(outcome, minlength=n)
+        tot[1 + n] += np.count_nonzero(resolved & (b[:, 3] == 1))  # first-contact resolutions
+        tot[2 + n] += (b[resolved, 1] - b[resolved, 0]).sum()  # time to resolve
+        tot[3 + n:] += b[:, 3:].sum(axis=0)
 
     def frame(
         self, segments: list[str], reasons: list[str], channels: list[str], touchpoints: list[str]
@@ -120,18 +116,14 @@ class EpisodeLog:
         df = pd.DataFrame({c: np.asarray(v) for c, v in self.rows.items()})
         if df.empty:
             return df
-        from cxsim.engine.journey import OUTCOMES
-
         df["segment"] = pd.Categorical.from_codes(df["segment"], segments)
         df["reason"] = pd.Categorical.from_codes(df["reason"], reasons)
-        df["outcome"] = pd.Categorical.from_codes(df["outcome"], list(OUTCOMES))
+        df["outcome"] = pd.Categorical.from_codes(df["outcome"], list(EPISODE_OUTCOMES))
         df["first_channel"] = [channels[i] if i >= 0 else "" for i in df["first_channel"]]
         df["channels"] = [_names(m, channels) for m in df["channels"]]
         df["touchpoints"] = [_names(m, touchpoints) for m in df["touchpoints"]]
-        df["bot"] = pd.Categorical.from_codes(
-            df["bot"], ["none", "contained", "escalated", "looped"]
-        )
-        df["resolved"] = df["outcome"] == "resolved"
+        df["bot"] = pd.Categorical.from_codes(df["bot"], list(BOT_STATES))
+        df["resolved"] = df["outcome"] == EPISODE_OUTCOMES[RESOLVED]
         df["ttr_min"] = np.where(df["resolved"], df["end_min"] - df["start_min"], np.nan)
         return df
 

@@ -15,71 +15,43 @@ from bisect import bisect_right
 from collections.abc import Callable
 from heapq import heappush
 from itertools import accumulate, count
-from typing import TYPE_CHECKING
 
+from cxsim.engine.episode import Episode
 from cxsim.engine.episodes import EpisodeLog
-from cxsim.engine.nodes import ABANDONED, FAILED, HANDOFF, INF, RESOLVED, Node
-from cxsim.engine.staffing import HOURS_PER_WEEK
+from cxsim.engine.nodes import Node
+from cxsim.engine.reactions import Reactions
 from cxsim.engine.streams import generator, uniforms
 from cxsim.spec import Scenario
-
-if TYPE_CHECKING:
-    from cxsim.engine.reactions import Reactions
-
-# Episode outcomes.
-IN_SYSTEM, RESOLVED_EP, ABANDONED_EP, GAVE_UP = 0, 1, 2, 3
-OUTCOMES = ("in_system", "resolved", "abandoned", "gave_up")
-# Pain-point-intolerant customers (DOMAIN.md: they "give up at the slightest obstacle") wait
-# a third as long as others of their segment before hanging up.
-INTOLERANT_PATIENCE = 1.0 / 3.0
-
-
-class Episode:
-    """One need of one customer travelling through touchpoints (a mutable record)."""
-
-    __slots__ = (
-        "id", "customer", "segment", "reason", "t0", "intolerant", "contacts", "wait",
-        "handle", "steps", "transfers", "repeats", "switches", "bot", "explained", "channel",
-        "first_channel", "channels", "touchpoints",
-    )
-
-    def __init__(self, id: int, customer: int, segment: int, reason: int, t0: float,
-                 intolerant: bool) -> None:
-        self.id, self.customer, self.segment, self.reason = id, customer, segment, reason
-        self.t0, self.intolerant = t0, intolerant
-        self.contacts = self.transfers = self.repeats = self.switches = self.steps = 0
-        self.bot = 0
-        self.wait = self.handle = 0.0
-        self.explained = False
-        self.channel = self.first_channel = -1
-        self.channels = self.touchpoints = 0  # bitmasks of channels and touchpoints visited
+from cxsim.spec.kinds import (
+    ABANDONED,
+    GAVE_UP,
+    HOURS_PER_WEEK,
+    IN_SYSTEM,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    RESOLVED,
+    VISIT_ABANDONED,
+    VISIT_FAILED,
+    VISIT_HANDOFF,
+    VISIT_RESOLVED,
+)
 
 
 class JourneyRouter:
     """Moves episodes between nodes; owns the agenda of follow-ups."""
 
-    def __init__(self, s: Scenario, nodes: list[Node], rep: int, log: EpisodeLog) -> None:
-        self.nodes, self.log = nodes, log
+    def __init__(self, s: Scenario, nodes: list[Node], channels: list[str], rep: int,
+                 log: EpisodeLog, reactions: Reactions | None = None) -> None:
+        """``nodes`` in touchpoint order and the ``channels`` their indices refer to (as
+        :func:`cxsim.engine.nodes.build_nodes` makes them); ``reactions`` hears of every
+        finished episode (None: behaviour off)."""
+        self.nodes, self.channels, self.log = nodes, channels, log
+        self.reactions = reactions
         self.by_name = {n.name: n for n in nodes}
-        self.channels = sorted({n.tp.channel for n in nodes})
-        ch_index = {c: i for i, c in enumerate(self.channels)}
         segments = list(s.segments.values())
-        patience = [INF if g.patience_min is None else g.patience_min for g in segments]
-        for n in nodes:
-            n.channel = ch_index[n.tp.channel]
-            n.bit, n.channel_bit = 1 << n.idx, 1 << n.channel
-            n.router = self
-            target = n.tp.escalate_to or n.tp.transfer_to
-            if target is not None:
-                n.target = self.by_name[target]
-            if getattr(n, "never_abandons", True):
-                n.patience_by_segment = [INF] * len(patience)
-            else:
-                n.patience_by_segment = [n.tp.patience_factor * p for p in patience]
         self.segments = list(s.segments)
         self.reasons = list(s.journeys)
         self.reason_steps = [j.steps for j in s.journeys.values()]
-        self.handle_factor = [j.handle_factor for j in s.journeys.values()]
         # options[segment][reason]: (entry touchpoint, preference weight) for every entry point
         # of the journey that the segment would use at all.
         self.options = [
@@ -95,21 +67,17 @@ class JourneyRouter:
         # choices[segment][reason][excluded touchpoints]: (touchpoints, cumulative weights),
         # filled as met (few distinct masks) so a choice is a lookup and a bisection.
         self.choices: list[list[dict[int, tuple]]] = [[{} for _ in g] for g in self.options]
-        self.intolerant_patience = INTOLERANT_PATIENCE
         self.retry_prob = [g.retry_prob for g in segments]
         h = s.handoffs
-        self.carryover = h.context_carryover
-        self.repeat_min = h.repeat_explanation_min
         self.retry_delay = h.retry_delay_min
-        self.recontact_delay = h.recontact_delay_hour * 60.0
+        self.recontact_delay = h.recontact_delay_hour * MINUTES_PER_HOUR
         self.max_contacts = h.max_contacts
-        self.end = s.horizon * 1440.0
+        self.end = s.horizon * MINUTES_PER_DAY
         self.uniform = uniforms(generator(s.seed, rep, "router"))
         # Follow-ups (fallbacks, recontacts, handoffs, travel) as (time, order, fn, episode,
         # arg), run by the replication's pump: cheaper than a SimPy event each.
         self.agenda: list[tuple] = []
         self._order = count().__next__
-        self.reactions: Reactions | None = None  # set when behaviour is enabled
 
     def _at(self, t: float, ep: Episode, fn: Callable, arg: object) -> None:
         """Call ``fn(ep, t, arg)`` at time ``t``, or leave ``ep`` open if past the horizon."""
@@ -124,7 +92,7 @@ class JourneyRouter:
         fresh choice or a fallback to a new one."""
         excluded = 0 if again else ep.touchpoints
         if self.closed is not None:
-            excluded |= self.closed[int(t // 60.0) % HOURS_PER_WEEK]
+            excluded |= self.closed[int(t // MINUTES_PER_HOUR) % HOURS_PER_WEEK]
         table = self.choices[ep.segment][ep.reason]
         choice = table.get(excluded)
         if choice is None:
@@ -156,17 +124,18 @@ class JourneyRouter:
             ep.first_channel = node.channel
         ep.channel = node.channel
         done, outcome, target = node.visit(ep, t)
-        if outcome == RESOLVED:
+        if outcome == VISIT_RESOLVED:
             ep.steps += self.reason_steps[ep.reason]
-            self.finish(ep, done, RESOLVED_EP if done < self.end else IN_SYSTEM)
-        elif outcome == HANDOFF:
+            self.finish(ep, done, RESOLVED if done < self.end else IN_SYSTEM)
+        elif outcome == VISIT_HANDOFF:
             if target.is_open(done):
                 ep.transfers += 1
                 self._at(done, ep, self.visit, target)
             else:  # nobody to hand over to at this hour: a failed bot, an unresolved call
-                self._fallback(ep, done, GAVE_UP, again=node.kind != "bot")
-        elif outcome == FAILED or outcome == ABANDONED:
-            self._fallback(ep, done, ABANDONED_EP if outcome == ABANDONED else GAVE_UP, False)
+                self._fallback(ep, done, GAVE_UP, again=node.assisted)
+        elif outcome == VISIT_FAILED or outcome == VISIT_ABANDONED:
+            self._fallback(ep, done, ABANDONED if outcome == VISIT_ABANDONED else GAVE_UP,
+                           False)
         else:  # served but unresolved: contact again later
             self._fallback(ep, done, GAVE_UP, again=True)
 
@@ -184,5 +153,5 @@ class JourneyRouter:
         self.log.record(ep, t, outcome)
         if self.reactions is not None and outcome != IN_SYSTEM:
             self.reactions.episode_done(t, ep.id, ep.customer, ep.segment, ep.reason,
-                                        outcome == RESOLVED_EP, ep.wait, ep.steps, ep.repeats,
+                                        outcome == RESOLVED, ep.wait, ep.steps, ep.repeats,
                                         ep.switches, ep.t0)

@@ -1,8 +1,14 @@
 """Touchpoint nodes: where an episode spends time and what comes out of it.
 
 Each node has ``visit(ep, t) -> (t_done, outcome, target)``: the customer arrives at ``t``;
-the node decides when the visit ends and how (see the outcome codes), and the journey router
-(:mod:`cxsim.engine.journey`) decides what follows. Visits to a node arrive in time order.
+the node decides when the visit ends and how (the ``VISIT_*`` codes of
+:mod:`cxsim.spec.kinds`), and the journey router (:mod:`cxsim.engine.journey`) decides what
+follows. Visits to a node arrive in time order.
+
+A node gets everything it needs when it is built (:class:`NodeContext`): its touchpoint, its
+channel index, the node it hands over to (built first), its statistics and the settings it
+shares with the router (:class:`Shared`). Which class serves a touchpoint is chosen by its
+kind (:data:`NODE_CLASSES`, :func:`register`): a second queue node class slots in there.
 
 Only agent queues are contended. A FIFO queue needs no event per call: because no later
 arrival can overtake an earlier one, the start of service of a customer is fixed the moment
@@ -15,12 +21,14 @@ behind the same ``visit`` interface.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from heapq import heappop, heappush, heapreplace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from cxsim.engine.staffing import HOURS_PER_WEEK, duty_intervals, weekly_agents
+from cxsim.engine.episode import Episode
+from cxsim.engine.staffing import duty_intervals, staffed_minutes, weekly_agents
 from cxsim.engine.stats import (
     KIND_ABANDONED,
     KIND_CONTAINED,
@@ -35,36 +43,92 @@ from cxsim.engine.stats import (
 )
 from cxsim.engine.streams import durations, generator, uniforms
 from cxsim.spec import Duration, Scenario, Touchpoint
-
-if TYPE_CHECKING:
-    from cxsim.engine.journey import Episode, JourneyRouter
+from cxsim.spec.kinds import (
+    BOT_CONTAINED,
+    BOT_ESCALATED,
+    BOT_LOOPED,
+    HOURS_PER_WEEK,
+    KINDS,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    VISIT_ABANDONED,
+    VISIT_FAILED,
+    VISIT_HANDOFF,
+    VISIT_RESOLVED,
+    VISIT_UNRESOLVED,
+    KindTraits,
+    register_kind,
+)
 
 INF = float("inf")
-# Visit outcomes.
-RESOLVED, FAILED, ABANDONED, UNRESOLVED, HANDOFF = 1, 2, 3, 4, 5
-# Bot outcomes kept on the episode.
-BOT_NONE, BOT_CONTAINED, BOT_ESCALATED, BOT_LOOPED = 0, 1, 2, 3
 UNIT_EXPONENTIAL = Duration(mean_min=1.0, cv=1.0, dist="exponential")
-SLACK_MIN = 7 * 24 * 60  # agents keep their schedule a week past the horizon so late waits end
+SLACK_MIN = 7 * MINUTES_PER_DAY  # agents keep their schedule a week past the horizon so late
+# waits end
+# Pain-point-intolerant customers ("give up at the slightest obstacle", docs/domain.md) wait
+# a third as long as others of their segment before hanging up.
+INTOLERANT_PATIENCE = 1.0 / 3.0
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every node reads of the scenario beyond its own touchpoint: the handoff
+    settings, each contact reason's handle factor, each segment's mean patience (``inf``:
+    never abandons), and the replication's seed."""
+
+    carryover: float
+    repeat_min: float
+    handle_factor: tuple[float, ...]
+    patience_min: tuple[float, ...]
+    intolerant_patience: float
+    horizon_min: float
+    seed: int
+    rep: int
+
+    @classmethod
+    def of(cls, s: Scenario, rep: int) -> Shared:
+        h = s.handoffs
+        return cls(
+            carryover=h.context_carryover, repeat_min=h.repeat_explanation_min,
+            handle_factor=tuple(j.handle_factor for j in s.journeys.values()),
+            patience_min=tuple(INF if g.patience_min is None else g.patience_min
+                               for g in s.segments.values()),
+            intolerant_patience=INTOLERANT_PATIENCE, horizon_min=s.horizon * MINUTES_PER_DAY,
+            seed=s.seed, rep=rep)
+
+
+@dataclass(frozen=True)
+class NodeContext:
+    """Everything a node is built from."""
+
+    idx: int  # position among the scenario's touchpoints (its bit in the episode's mask)
+    name: str
+    tp: Touchpoint
+    channel: int  # index among the scenario's channels, sorted (its bit in the mask)
+    stats: TouchpointStats
+    target: Node | None  # the node it hands over to, if it ever does
+    shared: Shared
+
+    def stream(self, purpose: str) -> np.random.Generator:
+        """This touchpoint's own random stream for ``purpose`` (route, duration, ...)."""
+        return generator(self.shared.seed, self.shared.rep, f"tp:{self.name}:{purpose}")
 
 
 class Node:
     """What every touchpoint node shares: identity, opening hours, statistics, streams."""
 
-    kind = ""
-
-    def __init__(
-        self, idx: int, name: str, tp: Touchpoint, s: Scenario, rep: int, stats: TouchpointStats
-    ) -> None:
-        self.idx, self.name, self.tp = idx, name, tp
+    def __init__(self, ctx: NodeContext) -> None:
+        tp = ctx.tp
+        self.idx, self.name, self.tp = ctx.idx, ctx.name, tp
+        self.assisted = KINDS[tp.kind].assisted
         self.steps = tp.steps
         self.lead_min = tp.travel_min
-        self.stats = stats
-        self.visits = stats.visits  # the buffer each visit appends to
-        self.uniform = uniforms(generator(s.seed, rep, f"tp:{name}:route"))
+        self.stats = ctx.stats
+        self.visits = ctx.stats.visits  # the buffer each visit appends to
+        self.uniform = uniforms(ctx.stream("route"))
+        self.channel = ctx.channel
+        self.bit, self.channel_bit = 1 << ctx.idx, 1 << ctx.channel
+        self.target = ctx.target
         self.set_open_hours(np.ones(HOURS_PER_WEEK, dtype=bool))
-        self.channel = -1  # set by the router
-        self.router: JourneyRouter  # set by the router
 
     def set_open_hours(self, weekly: np.ndarray) -> None:
         """Which of the 168 hours of the week a customer can choose this touchpoint."""
@@ -72,77 +136,86 @@ class Node:
         self.always_open = all(self.open_hours)
 
     def is_open(self, t: float) -> bool:
-        return self.always_open or self.open_hours[int(t // 60.0) % HOURS_PER_WEEK]
+        return self.always_open or self.open_hours[int(t // MINUTES_PER_HOUR) % HOURS_PER_WEEK]
+
+    def staffed_minutes(self, start_min: float, end_min: float) -> float:
+        """Agent-minutes on duty between the two times (none: nobody staffs it)."""
+        return 0.0
+
+    def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
+        raise NotImplementedError
 
 
 class SelfServiceNode(Node):
     """Knowledge base or app help: uncontended, contains a share of needs."""
 
-    kind = "self_service"
-
-    def __init__(self, idx, name, tp, s, rep, stats):
-        super().__init__(idx, name, tp, s, rep, stats)
-        self.duration = durations(tp.duration, generator(s.seed, rep, f"tp:{name}:duration"))
-        self.containment = tp.containment
+    def __init__(self, ctx: NodeContext) -> None:
+        super().__init__(ctx)
+        self.duration = durations(ctx.tp.duration, ctx.stream("duration"))
+        self.containment = ctx.tp.containment
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         done = t + self.duration()
         if self.uniform() < self.containment:
             self.visits.extend((t, KIND_CONTAINED, 0.0, 0.0, 0))
-            return done, RESOLVED, None
+            return done, VISIT_RESOLVED, None
         self.visits.extend((t, KIND_FAILED, 0.0, 0.0, 0))
-        return done, FAILED, None
+        return done, VISIT_FAILED, None
 
 
 class BotNode(SelfServiceNode):
     """A chatbot: contains, escalates to agents (maybe with context) or loops."""
 
-    kind = "bot"
-
-    def __init__(self, idx, name, tp, s, rep, stats):
-        super().__init__(idx, name, tp, s, rep, stats)
-        self.escalation = tp.escalation if tp.escalate_to else 0.0
-        self.loop_min = tp.loop_min
-        self.target: Node | None = None  # set by the router
+    def __init__(self, ctx: NodeContext) -> None:
+        super().__init__(ctx)
+        self.escalation = ctx.tp.escalation if ctx.tp.escalate_to else 0.0
+        self.loop_min = ctx.tp.loop_min
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         done = t + self.duration()
         if self.uniform() < self.containment:
             ep.bot = BOT_CONTAINED
             self.visits.extend((t, KIND_CONTAINED, 0.0, 0.0, 0))
-            return done, RESOLVED, None
+            return done, VISIT_RESOLVED, None
         if self.uniform() < self.escalation:
             ep.bot = BOT_ESCALATED
             self.visits.extend((t, KIND_ESCALATED, 0.0, 0.0, 0))
-            return done, HANDOFF, self.target
+            return done, VISIT_HANDOFF, self.target
         ep.bot = BOT_LOOPED
         self.visits.extend((t, KIND_LOOPED, 0.0, 0.0, 0))
-        return done + self.loop_min, FAILED, None
+        return done + self.loop_min, VISIT_FAILED, None
 
 
 class QueueNode(Node):
     """Agents serving a FIFO queue by shifts (phone, chat, social, e-mail inbox, store desk)."""
 
-    kind = "queue"
-
-    def __init__(self, idx, name, tp, s, rep, stats):
-        super().__init__(idx, name, tp, s, rep, stats)
+    def __init__(self, ctx: NodeContext) -> None:
+        super().__init__(ctx)
+        tp, shared, traits = ctx.tp, ctx.shared, KINDS[ctx.tp.kind]
         weekly = weekly_agents(tp.shifts)
         self.weekly_agents = weekly
         # An inbox takes messages at any hour; live queues and stores only while staffed.
-        self.set_open_hours(np.ones_like(weekly, bool) if tp.kind == "async" else weekly > 0)
-        self._duty = duty_intervals(weekly, s.horizon * 1440.0 + SLACK_MIN)
+        self.set_open_hours(np.ones_like(weekly, bool) if traits.always_open else weekly > 0)
+        self._duty = duty_intervals(weekly, shared.horizon_min + SLACK_MIN)
         self._next_duty = 0
         self._free: list[tuple[float, float]] = []  # (free from, off duty at) per agent
-        self.handle = durations(tp.handle, generator(s.seed, rep, f"tp:{name}:handle"))
-        self.patience = durations(UNIT_EXPONENTIAL, generator(s.seed, rep, f"tp:{name}:patience"))
+        self.handle = durations(tp.handle, ctx.stream("handle"))
+        self.patience = durations(UNIT_EXPONENTIAL, ctx.stream("patience"))
         # Customers of an inbox, or of a queue with patience_factor 0, never abandon.
-        self.never_abandons = tp.kind == "async" or tp.patience_factor == 0
-        self.patience_by_segment: list[float] = []  # mean patience, set by the router
+        if traits.never_abandons or tp.patience_factor == 0:
+            self.patience_by_segment = [INF] * len(shared.patience_min)
+        else:
+            self.patience_by_segment = [tp.patience_factor * p for p in shared.patience_min]
         self.fcr = tp.fcr
         self.fcr_or_transfer = tp.fcr + tp.transfer_prob
-        self.carryover = tp.context_carryover
-        self.target: Node | None = None  # transfer target, set by the router
+        self.carryover = shared.carryover if tp.context_carryover is None \
+            else tp.context_carryover
+        self.repeat_min = shared.repeat_min
+        self.handle_factor = shared.handle_factor
+        self.intolerant_patience = shared.intolerant_patience
+
+    def staffed_minutes(self, start_min: float, end_min: float) -> float:
+        return staffed_minutes(self.weekly_agents, start_min, end_min)
 
     def _service_start(self, t: float) -> float:
         """Earliest time an on-duty agent can take a customer arriving at ``t``; that agent
@@ -172,15 +245,13 @@ class QueueNode(Node):
         return start
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
-        r = self.router
         repeat = 0
         if ep.explained:
-            carry = r.carryover if self.carryover is None else self.carryover
-            if self.uniform() >= carry:
+            if self.uniform() >= self.carryover:
                 repeat = 1
                 ep.repeats += 1
         ep.explained = True
-        handle = self.handle() * r.handle_factor[ep.reason] + repeat * r.repeat_min
+        handle = self.handle() * self.handle_factor[ep.reason] + repeat * self.repeat_min
         start = self._service_start(t)
         wait = start - t
         mean_patience = self.patience_by_segment[ep.segment]
@@ -189,14 +260,14 @@ class QueueNode(Node):
             # scenarios (common random numbers).
             patience = self.patience() * mean_patience
             if ep.intolerant:
-                patience *= r.intolerant_patience
+                patience *= self.intolerant_patience
             if wait > patience:
                 ep.wait += patience
                 self.visits.extend((t, KIND_ABANDONED, patience, 0.0, 0))
-                return t + patience, ABANDONED, None
+                return t + patience, VISIT_ABANDONED, None
         if start == INF:  # never staffed again and the customer never gives up
             self.visits.extend((t, KIND_UNSERVED, 0.0, 0.0, 0))
-            return INF, UNRESOLVED, None
+            return INF, VISIT_UNRESOLVED, None
         end = start + handle
         free = self._free
         heapreplace(free, (end, free[0][1]))
@@ -205,18 +276,64 @@ class QueueNode(Node):
         u = self.uniform()
         if u < self.fcr:
             self.visits.extend((t, KIND_RESOLVED, wait, handle, repeat))
-            return end, RESOLVED, None
+            return end, VISIT_RESOLVED, None
         if u < self.fcr_or_transfer and self.target is not None:
             self.visits.extend((t, KIND_TRANSFERRED, wait, handle, repeat))
-            return end, HANDOFF, self.target
+            return end, VISIT_HANDOFF, self.target
         self.visits.extend((t, KIND_UNRESOLVED, wait, handle, repeat))
-        return end, UNRESOLVED, None
+        return end, VISIT_UNRESOLVED, None
 
 
-NODE_KINDS = {
-    "self_service": SelfServiceNode,
-    "bot": BotNode,
-    "queue": QueueNode,
-    "async": QueueNode,
-    "store": QueueNode,
-}
+# -- which class serves which kind, and building the nodes of a replication -----------------
+
+NODE_CLASSES: dict[str, type[Node]] = {}
+
+
+def register(kind: str, cls: type[Node], traits: KindTraits | None = None) -> type[Node]:
+    """Serve touchpoints of ``kind`` with ``cls``; ``traits`` register a new kind (see
+    :func:`cxsim.spec.kinds.register_kind`), otherwise the kind must exist."""
+    if traits is not None:
+        if traits.name != kind:
+            raise ValueError(f"traits of {traits.name!r} registered as kind {kind!r}")
+        register_kind(traits)
+    elif kind not in KINDS:
+        raise ValueError(f"no touchpoint kind {kind!r}: give its traits")
+    NODE_CLASSES[kind] = cls
+    return cls
+
+
+for _kind, _cls in (("self_service", SelfServiceNode), ("bot", BotNode), ("queue", QueueNode),
+                    ("async", QueueNode), ("store", QueueNode)):
+    register(_kind, _cls)
+
+
+def handoff_target(tp: Touchpoint) -> str | None:
+    """The touchpoint ``tp`` may hand a need over to: its escalation or transfer target, if
+    it ever uses it (a handoff probability of 0 never reaches it)."""
+    if tp.escalate_to is not None and tp.escalation > 0:
+        return tp.escalate_to
+    if tp.transfer_to is not None and tp.transfer_prob > 0:
+        return tp.transfer_to
+    return None
+
+
+def build_nodes(s: Scenario, rep: int, stats: Callable[[Touchpoint], TouchpointStats]
+                ) -> tuple[list[Node], list[str]]:
+    """The nodes of replication ``rep`` of ``s`` in touchpoint order, each built after the
+    node it hands over to (handoffs with a positive probability never loop: validated), and
+    the channels (sorted) their indices refer to."""
+    names = list(s.touchpoints)
+    channels = sorted({tp.channel for tp in s.touchpoints.values()})
+    shared = Shared.of(s, rep)
+    built: dict[str, Node] = {}
+
+    def build(name: str) -> Node:
+        if name not in built:
+            tp = s.touchpoints[name]
+            target = handoff_target(tp)
+            ctx = NodeContext(names.index(name), name, tp, channels.index(tp.channel),
+                              stats(tp), None if target is None else build(target), shared)
+            built[name] = NODE_CLASSES[tp.kind](ctx)
+        return built[name]
+
+    return [build(name) for name in names], channels

@@ -18,9 +18,15 @@ import pandas as pd
 from cxsim import metrics, outcomes
 from cxsim.engine.streams import generator
 from cxsim.spec import Scenario
+from cxsim.spec.kinds import (
+    DAYS_PER_MONTH,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    MINUTES_PER_MONTH,
+    PERIODIC,
+    POST_INTERACTION,
+)
 
-MINUTES_PER_DAY = 1440.0
-POST, PERIODIC = "post_interaction", "periodic"
 SURVEY_COLUMNS = ("survey_id", "customer_id", "episode_id", "kind", "sent_min", "answered",
                   "nps", "ces", "csat")
 # Buffered episode fields, in order.
@@ -38,7 +44,7 @@ class Reactions:
         segs = list(s.segments.values())
         self.base = np.array([g.satisfaction_base for g in segs])
         self.churn_logit = np.array([g.churn_logit for g in segs])
-        period_months = b.churn_period_days / 30.0
+        period_months = b.churn_period_days / DAYS_PER_MONTH
         self.revenue_period = np.array([g.revenue_per_month for g in segs]) * period_months
         self.discount = (1 + b.discount_rate_per_month) ** period_months - 1
         self.moment = np.array([j.moment_weight for j in s.journeys.values()])
@@ -115,7 +121,7 @@ class Reactions:
                               b.effort_per_step, b.effort_per_log_wait, b.effort_per_repeat,
                               b.effort_per_switch)
         sat = outcomes.satisfaction(self.base[seg], e["resolved"], eff,
-                                    (e["t_end"] - e["t0"]) / 60.0, b.resolved_bonus,
+                                    (e["t_end"] - e["t0"]) / MINUTES_PER_HOUR, b.resolved_bonus,
                                     b.effort_weight, b.ttr_weight, b.survey_fatigue * fatigue)
         self.relationship[cust] = outcomes.relationship_step(
             self.relationship[cust], sat, b.memory, self.moment[e["reason"]])
@@ -131,8 +137,8 @@ class Reactions:
         answered = sent & (u[1] < p)
         ces = 1 + outcomes.ordinal_draw(eff, b.ces_cutpoints, u[2])
         csat = 1 + outcomes.ordinal_draw(sat, b.csat_cutpoints, u[3])
-        self._record(POST, cust[sent], e["episode"][sent], e["t_end"][sent], answered[sent],
-                     ces=ces[sent], csat=csat[sent])
+        self._record(POST_INTERACTION, cust[sent], e["episode"][sent], e["t_end"][sent],
+                     answered[sent], ces=ces[sent], csat=csat[sent])
 
     def _fatigue_at(self, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
         tau = self.b.fatigue_days * MINUTES_PER_DAY
@@ -214,10 +220,10 @@ class Reactions:
         """This replication's outcome figures (surveyed and true)."""
         sv = self.survey_frame()
         ans = sv[sv["answered"] == 1]
-        post, periodic = ans[ans["kind"] == POST], ans[ans["kind"] == PERIODIC]
+        post, periodic = ans[ans["kind"] == POST_INTERACTION], ans[ans["kind"] == PERIODIC]
         n = self.segment.size
         exposure = (np.where(np.isnan(self.churn_min), self.end, self.churn_min).sum()
-                    / (30 * MINUTES_PER_DAY))
+                    / MINUTES_PER_MONTH)
         pop = self.population_nps
         return {
             "satisfaction": _div(self.sums["satisfaction"], self.sums["episodes"]),

@@ -15,10 +15,9 @@ from cxsim.engine.run import ReplicationResult
 from cxsim.engine.stats import FIELDS
 from cxsim.metrics import mean_ci
 from cxsim.spec import Scenario
+from cxsim.spec.kinds import HOURS_PER_DAY, KINDS
 
 F = {name: i for i, name in enumerate(FIELDS)}
-LIVE_KINDS = ("queue",)  # what a contact centre's headline figures pool: live agent queues
-ASSISTED_KINDS = ("queue", "async", "store")
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -101,6 +100,10 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     and service level / ASA / volume by hour of day per channel."""
     names = list(s.touchpoints)
     kinds = np.array([tp.kind for tp in s.touchpoints.values()])
+    traits = [KINDS[k] for k in kinds.tolist()]
+    assisted = np.array([t.assisted for t in traits], bool)
+    automated = np.array([t.automated for t in traits], bool)
+    live = np.array([t.live for t in traits], bool)  # the headline figures pool live queues
     channels = np.array([tp.channel for tp in s.touchpoints.values()])
     sums = np.stack([r.touchpoint_sums for r in results])  # (rep, tp, field, hour)
     daily = sums.sum(axis=-1)  # (rep, tp, field)
@@ -112,7 +115,6 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             return automation_figures(part)
         return queue_figures(part, staffed[:, mask].sum(axis=1))
 
-    live = np.isin(kinds, LIVE_KINDS)
     doc: dict = {
         "replications": len(results),
         "horizon_days": s.horizon,
@@ -131,24 +133,22 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     doc["channels"] = {}
     for ch in sorted(set(channels.tolist())):
         mask = channels == ch
-        automated = not np.isin(kinds[mask], ASSISTED_KINDS).any()
-        doc["channels"][ch] = _summarise(pooled(mask, automated))
+        doc["channels"][ch] = _summarise(pooled(mask, bool(automated[mask].all())))
     doc["touchpoints"] = {}
     for i, name in enumerate(names):
         mask = np.arange(len(names)) == i
-        automated = kinds[i] not in ASSISTED_KINDS
         doc["touchpoints"][name] = {
             "channel": channels[i],
             "kind": kinds[i],
-            **_summarise(pooled(mask, automated)),
+            **_summarise(pooled(mask, bool(automated[i]))),
         }
     doc["by_hour"] = {}
     for ch in sorted(set(channels.tolist())):
-        mask = (channels == ch) & np.isin(kinds, ASSISTED_KINDS)
+        mask = (channels == ch) & assisted
         if not mask.any():
             continue
         hourly = sums[:, mask].sum(axis=1).mean(axis=0)  # (field, hour), mean over reps
-        fig = queue_figures(hourly, np.full(24, np.nan))
+        fig = queue_figures(hourly, np.full(HOURS_PER_DAY, np.nan))
         doc["by_hour"][ch] = {
             k: [_clean(v) for v in fig[k]]
             for k in ("volume", "service_level", "asa", "abandon_rate")

@@ -19,17 +19,22 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from cxsim.engine.episode import Episode
 from cxsim.engine.episodes import EpisodeLog
-from cxsim.engine.journey import Episode, JourneyRouter
-from cxsim.engine.nodes import INF, NODE_KINDS, Node
+from cxsim.engine.journey import JourneyRouter
+from cxsim.engine.nodes import INF, Node, build_nodes
 from cxsim.engine.reactions import Reactions
-from cxsim.engine.staffing import staffed_minutes
 from cxsim.engine.stats import TouchpointStats
 from cxsim.engine.streams import generator
 from cxsim.spec import Scenario
+from cxsim.spec.kinds import (
+    DAYS_PER_MONTH,
+    DAYS_PER_WEEK,
+    HOURS_PER_DAY,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+)
 
-MINUTES_PER_DAY = 1440.0
-DAYS_PER_MONTH = 30.0
 # Records (visits, episodes) buffered before they are summed: a flush costs some 20 NumPy calls
 # whatever its size, so it waits for a few thousand (or a day, whichever is longer).
 FLUSH_AT = 8192
@@ -85,10 +90,11 @@ class Arrivals:
 
     def day(self, d: int) -> tuple[list, list, list, list]:
         g = self.gen
-        lam = self.rate * 60.0 * self.hourly * self.weekday[d % 7]
+        hour = MINUTES_PER_HOUR
+        lam = self.rate * hour * self.hourly * self.weekday[d % DAYS_PER_WEEK]
         counts = g.poisson(lam)
-        start = d * MINUTES_PER_DAY + 60.0 * np.repeat(np.arange(24), counts)
-        times = np.sort(start + 60.0 * g.random(start.size))
+        start = d * MINUTES_PER_DAY + hour * np.repeat(np.arange(HOURS_PER_DAY), counts)
+        times = np.sort(start + hour * g.random(start.size))
         n = times.size
         seg = np.searchsorted(np.cumsum(self.seg_p), g.random(n) * self.seg_p.sum(), "right")
         seg = np.minimum(seg, len(self.seg_p) - 1)
@@ -130,19 +136,16 @@ class Replication:
         self.env = simpy.Environment()
         lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
         self.window = (lo, hi)
-        self.nodes: list[Node] = [
-            NODE_KINDS[tp.kind](i, name, tp, s, rep,
-                               TouchpointStats(lo, hi, tp.sl_threshold_min))
-            for i, (name, tp) in enumerate(s.touchpoints.items())
-        ]
+        self.nodes: list[Node]
+        self.nodes, channels = build_nodes(
+            s, rep, lambda tp: TouchpointStats(lo, hi, tp.sl_threshold_min))
         self.log = EpisodeLog(lo, hi, keep_rows)
-        self.router = JourneyRouter(s, self.nodes, rep, self.log)
         self.pop = Population.draw(s, rep)
         self.arrivals = Arrivals(s, self.pop, rep)
         self.reactions = None
         if s.behaviour.enabled:
             self.reactions = Reactions(s, self.pop.segment, self.pop.active, rep)
-            self.router.reactions = self.reactions
+        self.router = JourneyRouter(s, self.nodes, channels, rep, self.log, self.reactions)
         self._day = -1
         self._intolerant = self.pop.intolerant.tolist()
         self._times: list[float] = []
@@ -218,10 +221,7 @@ class Replication:
         env.timeout(0).callbacks.append(self._pump)
         env.run(until=end)
         lo, hi = self.window
-        staffed = np.array([
-            staffed_minutes(n.weekly_agents, lo, hi) if hasattr(n, "weekly_agents") else 0.0
-            for n in self.nodes
-        ])
+        staffed = np.array([n.staffed_minutes(lo, hi) for n in self.nodes])
         router = self.router
         frame = surveys = customers = figures = None
         if reactions is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cxsim.spec.kinds import HOURS_PER_DAY, MINUTES_PER_HOUR
+
 FIELDS = (
     "arrivals",
     "served",
@@ -53,7 +55,7 @@ class TouchpointStats:
     def __init__(self, window_start: float, window_end: float, sl_threshold: float) -> None:
         self.lo, self.hi = window_start, window_end
         self.sl_threshold = sl_threshold
-        self.sums = np.zeros((len(FIELDS), 24))
+        self.sums = np.zeros((len(FIELDS), HOURS_PER_DAY))
         # Since the last flush, flat: arrival time, kind, wait, handle, repeat count of each
         # visit (an abandoned visit's wait is its patience). Flat takes 40 bytes a visit.
         self.visits: list[float] = []
@@ -68,15 +70,18 @@ class TouchpointStats:
         t = v[:, 0]
         v = v[(t >= self.lo) & (t < self.hi)]
         t, kind, wait, handle, repeat = v.T
-        hour = (t // 60.0 % 24).astype(np.intp)
+        hours = HOURS_PER_DAY
+        hour = (t // MINUTES_PER_HOUR % hours).astype(np.intp)
         sums = self.sums
 
         def add(field: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
             w = None if weights is None else weights[mask]
-            sums[F[field]] += np.bincount(hour[mask], w, minlength=24)
+            sums[F[field]] += np.bincount(hour[mask], w, minlength=hours)
 
         # Visits by kind and hour in one pass; the kinds' counts are rows of it.
-        by_kind = np.bincount(kind.astype(np.intp) * 24 + hour, minlength=9 * 24).reshape(9, 24)
+        kinds = len(COUNTED)
+        by_kind = np.bincount(kind.astype(np.intp) * hours + hour,
+                              minlength=kinds * hours).reshape(kinds, hours)
         sums[F["arrivals"]] += by_kind.sum(axis=0)
         sums[F["served"]] += by_kind[KIND_RESOLVED:].sum(axis=0)
         for field, code in COUNTED:

@@ -17,6 +17,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from cxsim.spec.kinds import MINUTES_PER_MONTH
 from cxsim.spec.schema import (
     Behaviour,
     Duration,
@@ -51,8 +52,6 @@ __all__ = [
     "load_scenario",
     "validate",
 ]
-
-MINUTES_PER_MONTH = 30 * 24 * 60
 
 
 def _inverse(rate: float) -> float | None:

@@ -14,10 +14,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
-TOUCHPOINT_KINDS = ("self_service", "bot", "queue", "async", "store")
 DISTRIBUTIONS = ("lognormal", "exponential", "gamma", "fixed")
 STAGES = ("awareness", "consideration", "purchase", "post_purchase", "loyalty")
-DAY_SETS = ("all", "weekdays", "weekends", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass
@@ -31,7 +29,8 @@ class Duration:
 
 @dataclass
 class Shift:
-    """``agents`` people on duty from ``start_hour`` to ``end_hour`` (0-24) on ``days``."""
+    """``agents`` people on duty from ``start_hour`` to ``end_hour`` (0-24) on ``days`` (a day
+    set of :data:`cxsim.spec.kinds.DAY_SETS`)."""
 
     start_hour: float = 0.0
     end_hour: float = 24.0
@@ -43,7 +42,7 @@ class Shift:
 class Touchpoint:
     """One place where a need can be handled.
 
-    ``kind`` decides which fields apply:
+    ``kind`` decides which fields apply (its traits: :data:`cxsim.spec.kinds.KINDS`):
 
     - ``self_service`` (web knowledge base, app): ``duration``, ``containment``.
     - ``bot`` (chatbot): ``duration``, ``containment``; a need it does not contain is escalated

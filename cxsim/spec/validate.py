@@ -10,17 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from cxsim.spec.schema import (
-    DAY_SETS,
-    DISTRIBUTIONS,
-    STAGES,
-    TOUCHPOINT_KINDS,
-    Duration,
-    Scenario,
-)
+from cxsim.spec.kinds import DAY_SETS, KINDS, kinds_where
+from cxsim.spec.schema import DISTRIBUTIONS, STAGES, Duration, Scenario
 
 SHARE_TOLERANCE = 1e-6
-ASSISTED_KINDS = ("queue", "async", "store")
 
 
 class SpecError(ValueError):
@@ -127,7 +120,8 @@ def _touchpoints(s: Scenario) -> None:
     tps = s.touchpoints
     for name, tp in tps.items():
         key = f"touchpoints.{name}"
-        _one_of(f"{key}.kind", tp.kind, TOUCHPOINT_KINDS)
+        _one_of(f"{key}.kind", tp.kind, KINDS)
+        traits = KINDS[tp.kind]
         if not tp.channel:
             raise SpecError(f"{key}.channel", tp.channel, "must name a channel")
         if not isinstance(tp.steps, int) or tp.steps < 0:
@@ -146,9 +140,9 @@ def _touchpoints(s: Scenario) -> None:
         _finite(f"{key}.patience_factor", tp.patience_factor)
         _finite(f"{key}.sl_threshold_min", tp.sl_threshold_min)
         _finite(f"{key}.travel_min", tp.travel_min)
-        if tp.kind in ("self_service", "bot"):
+        if traits.has_duration:
             _duration(f"{key}.duration", tp.duration)
-        if tp.kind in ASSISTED_KINDS:
+        if traits.assisted:
             _duration(f"{key}.handle", tp.handle)
             for i, sh in enumerate(tp.shifts):
                 sk = f"{key}.shifts[{i}]"
@@ -164,11 +158,12 @@ def _touchpoints(s: Scenario) -> None:
                     raise SpecError(f"{sk}.agents", sh.agents, "must be an integer >= 0")
                 _one_of(f"{sk}.days", sh.days, DAY_SETS)
         if tp.escalate_to is not None:
-            if tp.kind != "bot":
-                raise SpecError(f"{key}.escalate_to", tp.escalate_to, "only a bot escalates")
+            if not traits.escalates:
+                raise SpecError(f"{key}.escalate_to", tp.escalate_to,
+                                f"only a {'/'.join(kinds_where('escalates'))} escalates")
             _assisted_target(s, f"{key}.escalate_to", tp.escalate_to)
         if tp.transfer_to is not None:
-            if tp.kind not in ASSISTED_KINDS:
+            if not traits.transfers:
                 raise SpecError(f"{key}.transfer_to", tp.transfer_to, "only agents transfer")
             _assisted_target(s, f"{key}.transfer_to", tp.transfer_to)
             if tp.transfer_to == name:
@@ -182,8 +177,9 @@ def _assisted_target(s: Scenario, key: str, target: str) -> None:
     if target not in s.touchpoints:
         known = ", ".join(sorted(s.touchpoints))
         raise SpecError(key, target, f"no such touchpoint (known: {known})")
-    if s.touchpoints[target].kind not in ASSISTED_KINDS:
-        raise SpecError(key, target, f"a handoff must reach agents ({'/'.join(ASSISTED_KINDS)})")
+    if not KINDS[s.touchpoints[target].kind].assisted:
+        raise SpecError(key, target,
+                        f"a handoff must reach agents ({'/'.join(kinds_where('assisted'))})")
 
 
 def _no_handoff_loop(s: Scenario) -> None:

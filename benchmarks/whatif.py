@@ -2,7 +2,7 @@
 
     python benchmarks/whatif.py [--posterior PATH] [--draws 200] [--exact 8] [--quick]
 
-1. Cost. Wall time of a 2-scenario, 200-draw forecast (``experiment=single_customer_view``:
+1. Cost. Wall time of a 2-scenario, 200-draw forecast (``study=single_customer_view``:
    baseline and one change, the default population of 40,000 customers over 91 days, 3
    replications) divided by the wall time of ONE simulation of the baseline scenario (same
    population, same replications), measured in the same run (single runs before and after
@@ -52,7 +52,7 @@ def load(posterior: Path, draws: int, overrides: list[str]):
     from cxsim.spec import config_dir
 
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose("whatif", overrides=[f"experiment={STUDY}", *overrides])
+        cfg = compose("whatif", overrides=[f"study={STUDY}", *overrides])
     study = load_study(cfg)
     return study, posterior_draws(read_posterior(posterior), study.baseline, draws)
 

@@ -10,7 +10,7 @@ its complete metrics or none. :func:`load_sweep` reads them all:
 - ``complete``: the job's ``metrics.json`` exists and was written for these overrides; rows of
   incomplete jobs carry their overrides and NaN metrics;
 - one column per override key, with typed values (``seed=2`` gives the int 2,
-  ``touchpoints.chatbot.containment=0.6`` the float 0.6, ``experiment=staffing`` a string);
+  ``touchpoints.chatbot.containment=0.6`` the float 0.6, ``sweep=staffing`` a string);
 - the job's metrics: every top-level scalar of ``metrics.json``, plus ``needs.*`` and
   ``channels.<channel>.*`` flattened with dots. ``seed`` becomes ``job_seed`` (the seed the job
   ran with, derived from ``base_seed`` and the job number); per-touchpoint, per-hour and
@@ -25,10 +25,10 @@ its complete metrics or none. :func:`load_sweep` reads them all:
 >>> root = Path(tempfile.mkdtemp())
 >>> for num, agents in enumerate([4, 5]):
 ...     (root / str(num) / ".hydra").mkdir(parents=True)
-...     ov = ["experiment=staffing", f"queue.agents={agents}", "cluster=local"]
+...     ov = ["sweep=staffing", f"queue.agents={agents}", "cluster=local"]
 ...     _ = (root / str(num) / ".hydra" / "overrides.yaml").write_text(json.dumps(ov))
 >>> doc = {"seed": 7, "base_seed": 1, "job_num": 0, "service_level": 0.8,
-...        "overrides": ["experiment=staffing", "queue.agents=4"]}
+...        "overrides": ["queue.agents=4", "sweep=staffing"]}
 >>> _ = (root / "0" / "metrics.json").write_text(json.dumps(doc))
 >>> table = load_sweep(root)
 >>> table[["job", "complete", "queue.agents", "service_level", "job_seed"]]
@@ -94,8 +94,8 @@ def _key(o: Override) -> str:
 def job_overrides(overrides: Iterable[str]) -> list[str]:
     """The overrides that decide what a job computes: all but ``IGNORED_KEYS``, sorted.
 
-    >>> job_overrides(["seed=2", "cluster=ray", "experiment=staffing", "progress=false"])
-    ['experiment=staffing', 'seed=2']
+    >>> job_overrides(["seed=2", "cluster=ray", "sweep=staffing", "progress=false"])
+    ['seed=2', 'sweep=staffing']
     """
     overrides = list(overrides)
     parsed = OverridesParser.create().parse_overrides(overrides)

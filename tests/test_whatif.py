@@ -24,21 +24,13 @@ from cxsim.forecast.study import Study, load_study, scenario_draws
 from cxsim.spec import SpecError, compose_scenario, config_dir, theta_of, with_theta
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDIES = sorted(p.stem for p in (ROOT / "experiments").glob("*.yaml")
-                 if "whatif:" in p.read_text())
+STUDIES = sorted(p.stem for p in (ROOT / "configs" / "study").glob("*.yaml"))
 WHATIF = [sys.executable, "-m", "cxsim.apps.whatif"]
 
 
 def study_config(name: str, *overrides: str):
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        return compose("whatif", overrides=[f"experiment={name}", *overrides])
-
-
-def test_there_are_five_studies_and_each_composes():
-    assert len(STUDIES) >= 5
-    for name in STUDIES:
-        study = load_study(study_config(name))
-        assert study.scenarios and study.headline
+        return compose("whatif", overrides=[f"study={name}", *overrides])
 
 
 def test_propagating_the_simulated_behaviour_reproduces_the_engine():
@@ -144,11 +136,11 @@ SMALL = ("population.customers=3000", "horizon=63", "replications=2")
 
 
 def test_whatif_app_with_a_posterior(short_fit: Path, tmp_path: Path):
-    refused = run_whatif("experiment=simpler_returns", f"posterior={short_fit}", *SMALL,
+    refused = run_whatif("study=simpler_returns", f"posterior={short_fit}", *SMALL,
                          out=tmp_path / "refused")
     assert refused.returncode == 2
     assert "not fit for forecasting" in refused.stderr and "Traceback" not in refused.stderr
-    done = run_whatif("experiment=simpler_returns", f"posterior={short_fit}", "draws=40",
+    done = run_whatif("study=simpler_returns", f"posterior={short_fit}", "draws=40",
                       "force=true", *SMALL, out=tmp_path / "ok")
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "ok" / "whatif.json").read_text())
@@ -172,17 +164,17 @@ def test_whatif_app_with_a_posterior(short_fit: Path, tmp_path: Path):
 
 
 def test_whatif_app_without_a_posterior_uses_the_scenario(tmp_path: Path):
-    done = run_whatif("experiment=bot_containment", *SMALL, out=tmp_path)
+    done = run_whatif("study=bot_containment", *SMALL, out=tmp_path)
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "whatif.json").read_text())
     assert doc["behaviour"] == "scenario" and doc["draws"] == 2  # one per replication
 
 
 @pytest.mark.parametrize("args, message", [
-    (("experiment=erlang",), "not a what-if study"),
-    (("experiment=single_customer_view", "posterior=/nonexistent/posterior.nc"),
+    (("experiment=erlang",), "no what-if study"),
+    (("study=single_customer_view", "posterior=/nonexistent/posterior.nc"),
      "no such file"),
-    (("experiment=single_customer_view", "whatif.headline=happiness"), "whatif.headline"),
+    (("study=single_customer_view", "whatif.headline=happiness"), "whatif.headline"),
 ])
 def test_whatif_app_refuses_bad_input_cleanly(args, message, tmp_path: Path):
     done = run_whatif(*args, out=tmp_path)

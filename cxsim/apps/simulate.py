@@ -3,7 +3,7 @@
 cxsim-simulate                                  # the default scenario
 cxsim-simulate experiment=erlang queue.agents=12 hydra.run.dir=out
 cxsim-simulate experience_log=true              # also episodes.parquet
-cxsim-simulate -m experiment=staffing cluster=local   # a sweep (docs/sweeps.md)
+cxsim-simulate -m sweep=staffing cluster=local   # a sweep (docs/sweeps.md)
 
 In a ``-m`` sweep each job runs with its own seed, :func:`cxsim.apps.common.job_seed` of the
 configured seed and ``hydra.job.num``, and its ``metrics.json`` also records ``base_seed``,

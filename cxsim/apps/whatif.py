@@ -1,7 +1,7 @@
 """``cxsim-whatif``: compare a study's scenarios on NPS, CES, retention and value.
 
-    cxsim-whatif experiment=NAME posterior=PATH draws=D hydra.run.dir=OUT
-    cxsim-whatif experiment=NAME                 # the scenario's own behaviour, no posterior
+    cxsim-whatif study=NAME posterior=PATH draws=D hydra.run.dir=OUT
+    cxsim-whatif study=NAME                 # the scenario's own behaviour, no posterior
 
 Writes ``OUT/whatif.nc`` (figures: scenario x draw x metric; retention: scenario x draw x
 period), ``OUT/whatif.json`` (the baseline's figures and each change's delta, 90% intervals,

@@ -1,8 +1,8 @@
 """A what-if study: a baseline scenario, its changes, and the behaviour draws to compare them.
 
-A study is an ``experiments/NAME.yaml`` file whose ``whatif`` block names a headline figure
-and the changed scenarios, each a mapping of scenario keys (dotted, as on the command line)
-to new values:
+A study is an ``experiments/NAME.yaml`` file (``study=NAME``) whose ``whatif`` block names a
+headline figure and the changed scenarios, each a mapping of scenario keys (dotted, as on the
+command line) to new values:
 
 .. code-block:: yaml
 
@@ -48,8 +48,8 @@ def load_study(cfg: DictConfig) -> Study:
     baseline = load_scenario(cfg)
     block = cfg.get("whatif")
     if block is None:
-        raise SpecError("whatif", None, "this experiment is not a what-if study (no 'whatif' "
-                        "block): pick one from experiments/ or add the block")
+        raise SpecError("study", None, "no what-if study (no 'whatif' block): pass "
+                        "study=NAME, one of experiments/")
     block = OmegaConf.to_container(block, resolve=True)
     if not isinstance(block, dict):
         raise SpecError("whatif", block, "must be a mapping with 'headline' and 'scenarios'")
@@ -144,7 +144,7 @@ def compose_study(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Stu
     from cxsim.spec import config_dir
 
     with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        cfg = compose("whatif", overrides=[f"experiment={name}", *overrides])
+        cfg = compose("whatif", overrides=[f"study={name}", *overrides])
     return load_study(cfg)
 
 

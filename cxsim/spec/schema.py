@@ -198,8 +198,9 @@ class SimulateConfig(Scenario):
     # A study's cost model (keys in cxsim.apps.simulate.OBJECTIVE_KEYS): when set, the job
     # returns its cost as a float, which the Optuna sweeper minimises.
     objective: dict[str, float] | None = None
-    # A what-if study (experiments/): ``headline`` and ``scenarios``, each a mapping of scenario
-    # keys to new values. cxsim-simulate runs the baseline; cxsim-whatif compares them all.
+    # A what-if study (study=NAME, experiments/): ``headline`` and ``scenarios``, each a
+    # mapping of scenario keys to new values. cxsim-simulate runs the baseline; cxsim-whatif
+    # compares them all.
     whatif: Any = None
 
 

@@ -1,0 +1,69 @@
+"""Every config of every group composes and validates, each group in one glob test (as
+lightning-hydra-template composes each experiment): preset scenarios (``experiment=``),
+what-if studies (``study=``), multirun grids (``sweep=``, with their first grid point) and
+optimiser searches (``search=``, with the start of their search space). A config in the wrong
+group fails here: what makes a kind is checked, not read from the file's text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from cxsim.forecast.study import load_study
+from cxsim.spec import config_dir, load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+GROUPS = ("experiment", "study", "sweep", "search")
+
+
+def names(group: str) -> list[str]:
+    return sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+
+
+def first_value(key: str, value: str) -> str:
+    """One value of a sweep parameter: the first of a list or range, the start of an interval."""
+    override = OverridesParser.create().parse_override(f"{key}={value}")
+    if not override.is_sweep_override():
+        return override.get_value_element_as_str()
+    if override.is_interval_sweep():
+        start = override.value().start
+        return str(int(start) if "int" in value.split("(")[0] else start)
+    return next(iter(override.sweep_string_iterator()))
+
+
+def test_each_group_has_its_configs() -> None:
+    assert (ROOT / "configs" / "study").resolve() == (ROOT / "experiments").resolve()
+    assert {"erlang", "journey5"} <= set(names("experiment"))
+    assert len(names("study")) >= 5
+    assert {"staffing", "erlang"} <= set(names("sweep"))
+    assert names("search") == ["cheapest_staffing"]
+
+
+@pytest.mark.parametrize(("group", "name"), [(g, n) for g in GROUPS for n in names(g)],
+                         ids=lambda x: x)
+def test_config_composes(group: str, name: str) -> None:
+    if group == "search":  # searches run on the Optuna sweeper
+        pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="cxsim[optuna]")
+    app = "whatif" if group == "study" else "simulate"
+    chosen = f"{group}={name}"
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        cfg = compose(app, [chosen], return_hydra_config=True)
+        plain = compose(app, [chosen])
+        if group == "study":
+            study = load_study(plain)
+            assert study.scenarios and study.headline
+        else:
+            load_scenario(plain)
+            assert plain.whatif is None, "a what-if block belongs in a study"
+        assert (plain.objective is not None) == (group == "search"), "objective: a search"
+        params = cfg.hydra.sweeper.get("params") or {}
+        assert bool(params) == (group in ("sweep", "search")), "a grid: a sweep or a search"
+        for key in params:
+            assert OmegaConf.select(cfg, key, default="<missing>") != "<missing>", key
+        if params:
+            point = [f"{k}={first_value(k, str(v))}" for k, v in params.items()]
+            load_scenario(compose(app, [chosen, *point]))

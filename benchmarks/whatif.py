@@ -33,7 +33,8 @@ import numpy as np
 
 TARGET = 5.0
 STUDY = "single_customer_view"
-SHOWN = ("nps", "ces", "csat", "retention", "churn_rate", "ltv", "revenue", "mean_wait")
+SHOWN = ("nps_population", "ces_population", "csat_population", "retention", "churn_rate",
+         "ltv", "revenue", "mean_wait")
 
 
 def fit_example(out: Path) -> Path:

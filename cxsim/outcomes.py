@@ -5,7 +5,7 @@ Every function broadcasts: pass one parameter value (the engine) or an array wit
 axis of posterior draws (the forecast) and the features of many episodes at once. No state,
 no randomness except where uniforms ``u`` are passed in.
 
-The model (after "A behaviour model to start from" in DESIGN.md):
+The model (docs/outcomes.md):
 
 - effort  e = a_step*steps + a_wait*log1p(wait_min) + a_rep*repeats + a_sw*switches
 - episode satisfaction  s = mu_seg + b_res*resolved - b_eff*e - b_ttr*log1p(hours) - fatigue
@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
+
+from cxsim.metrics import nps_from_probs
 
 Array = NDArray[np.float64]
 
@@ -88,11 +90,10 @@ def nps_probs(relationship: ArrayLike, slope: ArrayLike, cutpoints: ArrayLike) -
 
 def expected_nps(relationship: ArrayLike, slope: ArrayLike, cutpoints: ArrayLike,
                  axis: int = -1) -> Array:
-    """NPS everyone would give, in expectation: 100*mean(P(9-10) - P(0-6)) along ``axis``
-    of the customers."""
-    p = nps_probs(relationship, slope, cutpoints)
-    net = p[..., 9:].sum(-1) - p[..., :7].sum(-1)
-    return 100.0 * np.mean(net, axis=axis)
+    """NPS everyone would give, in expectation: the mean along ``axis`` of the customers of
+    each one's expected NPS (:func:`cxsim.metrics.nps_from_probs` of their answer
+    distribution)."""
+    return np.mean(nps_from_probs(nps_probs(relationship, slope, cutpoints)), axis=axis)
 
 
 def response_prob(signal: ArrayLike, center: ArrayLike, base: ArrayLike,

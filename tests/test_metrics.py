@@ -1,4 +1,4 @@
-"""Tests for cxsim.metrics: hand-computed cases from DOMAIN.md, edge cases, properties."""
+"""Tests for cxsim.metrics: hand-computed cases (docs/domain.md), edge cases, properties."""
 
 import math
 
@@ -44,17 +44,51 @@ def test_nps_rejects_bad_types_and_shapes(bad):
         m.nps(bad)
 
 
-def test_nps_from_shares():
-    assert m.nps_from_shares(0.5, 0.2) == pytest.approx(30.0)
-    np.testing.assert_allclose(m.nps_from_shares([1.0, 0.0], [0.0, 1.0]), [100.0, -100.0])
-    draws = m.nps_from_shares(np.full((3, 2), 0.4), 0.1)
-    assert draws.shape == (3, 2)
-    with pytest.raises(ValueError, match=r"p_promoter \+ p_detractor.*1\.2"):
-        m.nps_from_shares(0.7, 0.5)
-    with pytest.raises(ValueError, match=r"p_detractor.*-0\.1"):
-        m.nps_from_shares(0.5, -0.1)
-    with pytest.raises(ValueError, match=r"p_promoter.*1\.5"):
-        m.nps_from_shares(1.5, 0.0)
+def test_nps_from_probs_counts_and_cdf():
+    np.testing.assert_allclose(m.nps_from_probs([[0.0] * 9 + [0.5, 0.5], [1.0] + [0.0] * 10]),
+                               [100.0, -100.0])
+    assert m.nps_from_probs(np.full((3, 2, 11), 1 / 11)).shape == (3, 2)
+    assert math.isnan(m.nps_from_counts([0] * 11))
+    with pytest.raises(ValueError, match=r"p must have 11 categories.*\(10,\)"):
+        m.nps_from_probs(np.ones(10) / 10)
+    with pytest.raises(ValueError, match="counts must have 11"):
+        m.nps_from_counts(np.ones((2, 7)))
+
+
+@given(st.lists(st.integers(0, 10), min_size=1, max_size=200),
+       st.lists(st.integers(1, 7), min_size=1, max_size=200),
+       st.lists(st.integers(1, 5), min_size=1, max_size=200))
+def test_every_form_of_a_survey_kpi_agrees_with_the_answers(nps, ces, csat):
+    """From answers, counts, probabilities and the cumulative distribution: the same figure."""
+    for answers, low, high, of_answers, forms in (
+        (nps, 0, 10, m.nps, (m.nps_from_counts, m.nps_from_probs, m.nps_from_cdf)),
+        (ces, 1, 7, m.mean_ces, (None, m.mean_ces_from_probs, m.mean_ces_from_cdf)),
+        (csat, 1, 5, m.csat, (None, m.csat_from_probs, m.csat_from_cdf)),
+    ):
+        counts = np.bincount(np.array(answers) - low, minlength=high - low + 1)
+        probs = counts / counts.sum()
+        cdf = np.cumsum(probs)
+        by_counts, by_probs, by_cdf = forms
+        expected = of_answers(answers)
+        if by_counts is not None:
+            assert by_counts(counts) == pytest.approx(expected, abs=1e-9)
+        assert by_probs(probs) == pytest.approx(expected, abs=1e-9)
+        assert by_cdf(lambda v, cdf=cdf, low=low: cdf[v - low]) == pytest.approx(expected,
+                                                                                 abs=1e-9)
+
+
+@given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=2, max_size=60),
+       st.floats(0.05, 0.95))
+def test_hdi_is_the_narrowest_interval_holding_prob_of_the_draws(draws, prob):
+    """Against every interval between two sorted draws that holds floor(prob n) + 1 draws."""
+    low, high = m.hdi(np.array(draws), prob)
+    s = np.sort(draws)
+    k = min(int(np.floor(prob * s.size)), s.size - 1)
+    widths = [s[i + k] - s[i] for i in range(s.size - k)]
+    assert high - low == min(widths)
+    assert ((s >= low) & (s <= high)).sum() >= k + 1
+    lows, highs = m.hdi(np.column_stack([draws, 2 * np.array(draws)]), prob)
+    assert (lows[0], highs[0]) == (low, high) and highs[1] - lows[1] == 2 * (high - low)
 
 
 # --- CSAT / CES ------------------------------------------------------------------------
@@ -248,8 +282,7 @@ def test_nps_bounded_and_matches_shares(scores):
     value = m.nps(scores)
     assert -100.0 <= value <= 100.0
     s = np.array(scores)
-    shares = m.nps_from_shares(np.mean(s >= 9), np.mean(s <= 6))
-    assert value == pytest.approx(shares, abs=1e-9)
+    assert value == pytest.approx(100 * (np.mean(s >= 9) - np.mean(s <= 6)), abs=1e-9)
 
 
 @given(

@@ -41,7 +41,8 @@ def test_propagating_the_simulated_behaviour_reproduces_the_engine():
     draw = scenario_draws(s)
     out = propagate(observe(result, s), s, draw, draw)
     engine = result.replications[0].outcome_figures
-    pairs = {"nps": "nps_population", "retention": "retention", "churn_rate": "churn_rate",
+    pairs = {"nps_population": "nps_population", "retention": "retention",
+             "churn_rate": "churn_rate",
              "revenue": "revenue", "ltv": "ltv"}
     for ours, theirs in pairs.items():
         assert out.figures[ours][0] == pytest.approx(engine[theirs], rel=1e-9), ours
@@ -59,7 +60,7 @@ def test_importance_weights_match_exact_simulation_of_another_behaviour():
     moved.update({"memory": 0.45, "churn_relationship": 1.1, "resolved_bonus": 1.6})
     s1 = with_theta(s0, moved)
     target, reference = scenario_draws(s1), scenario_draws(s0)
-    metrics = ("retention", "churn_rate", "nps", "ltv", "revenue", "ces")
+    metrics = ("retention", "churn_rate", "nps_population", "ltv", "revenue", "ces_population")
     reps = 8
     diffs = {m: [] for m in metrics}
     naive = []
@@ -87,8 +88,8 @@ def test_context_at_every_handoff_ends_repeats_and_does_not_lower_nps():
     f = ds["figures"]
     assert (f.sel(scenario="context_everywhere", metric="repeats_per_need") == 0).all()
     assert (f.sel(scenario="baseline", metric="repeats_per_need") > 0).all()
-    delta = f.sel(scenario="context_everywhere", metric="nps") - f.sel(scenario="baseline",
-                                                                       metric="nps")
+    delta = (f.sel(scenario="context_everywhere", metric="nps_population")
+             - f.sel(scenario="baseline", metric="nps_population"))
     assert (delta >= 0).all(), delta.values  # paired by common random numbers
 
 
@@ -144,8 +145,8 @@ def test_whatif_app_with_a_posterior(short_fit: Path, tmp_path: Path):
                       "force=true", *SMALL, out=tmp_path / "ok")
     assert done.returncode == 0, done.stderr
     doc = json.loads((tmp_path / "ok" / "whatif.json").read_text())
-    required = ("nps", "ces", "csat", "retention", "churn_rate", "ltv", "revenue",
-                "staff_cost", "mean_wait")
+    required = ("nps_population", "ces_population", "csat_population", "retention",
+                "churn_rate", "ltv", "revenue", "staff_cost", "mean_wait")
     for m in required:
         b = doc["baseline"][m]
         assert b["low"] <= b["mean"] <= b["high"], m
@@ -157,7 +158,7 @@ def test_whatif_app_with_a_posterior(short_fit: Path, tmp_path: Path):
     ds = xr.open_dataset(tmp_path / "ok" / "whatif.nc", engine="h5netcdf")
     assert dict(ds["figures"].sizes) == {"scenario": 3, "draw": 40, "metric": ds.sizes["metric"]}
     assert ds["retention"].dims == ("scenario", "draw", "period")
-    assert ds["figures"].std("draw").sel(metric="nps").min() > 0  # behaviour uncertainty
+    assert ds["figures"].std("draw").sel(metric="nps_population").min() > 0  # behaviour uncertainty
     for png in ("deltas.png", "retention.png", "answers.png", "flow_baseline.png",
                 "flow_three_steps.png"):
         assert (tmp_path / "ok" / png).read_bytes()[:4] == b"\x89PNG"

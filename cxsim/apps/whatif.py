@@ -24,7 +24,8 @@ from cxsim.apps.common import fail, run_dir, write_json
 from cxsim.fileio import atomic_write
 from cxsim.spec import SpecError, config_dir
 
-SHOWN = ("nps", "ces", "csat", "retention", "ltv", "staff_cost", "mean_wait")
+SHOWN = ("nps_population", "ces_population", "csat_population", "retention", "ltv",
+         "staff_cost", "mean_wait")
 
 
 def _draws(cfg: DictConfig, study):
@@ -47,10 +48,10 @@ def _print(doc: dict, out: Path) -> None:
     base = doc["baseline"]
     names = list(doc["scenarios"])
     print(f"\nwhat-if ({doc['behaviour']} behaviour, {doc['draws']} draws; 90% intervals)")
-    print(f"{'':>14} {'baseline':>12}" + "".join(f" {n[:26]:>28}" for n in names))
+    print(f"{'':>16} {'baseline':>12}" + "".join(f" {n[:26]:>28}" for n in names))
     for m in SHOWN:
         b = base[m]
-        row = f"{m:>14} {_fmt(b['mean']):>12}"
+        row = f"{m:>16} {_fmt(b['mean']):>12}"
         for n in names:
             d = doc["scenarios"][n][m]
             cell = f"{_fmt(d['delta_mean'], True)} (P+ {d['p_improve']:.2f})"

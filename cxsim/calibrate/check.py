@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from cxsim import outcomes
+from cxsim import metrics, outcomes
 from cxsim.calibrate.fit import DrawModel, parameter_draws
 from cxsim.calibrate.prepare import Prepared
 
@@ -196,12 +196,6 @@ def _ordinal(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     return np.minimum((np.cumsum(probs, axis=-1) < u).sum(axis=-1), probs.shape[-1] - 1)
 
 
-def _nps_score(counts: np.ndarray) -> np.ndarray:
-    """NPS of answer counts (..., 11): 100 x (share 9-10 - share 0-6)."""
-    n = np.maximum(counts.sum(-1), 1)
-    return 100 * (counts[..., 9:].sum(-1) - counts[..., :7].sum(-1)) / n
-
-
 def replicate(prep: Prepared, model: DrawModel,
               rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Replicated statistics per draw: respondents' NPS and mean CES, retention at the last
@@ -243,7 +237,7 @@ def replicate(prep: Prepared, model: DrawModel,
     events += rng.binomial(prep.churn0_at_risk.astype(np.int64)[None], h0[:, :, None]).sum(1)
     at_risk = np.bincount(checks, minlength=k) + prep.churn0_at_risk.sum(0)
     retention = np.prod(1 - events / np.maximum(at_risk, 1), axis=1)
-    return {"nps": _nps_score(counts), "ces": ces_mean, "retention": retention}
+    return {"nps": metrics.nps_from_counts(counts), "ces": ces_mean, "retention": retention}
 
 
 def observed_statistics(prep: Prepared) -> dict[str, float]:
@@ -253,7 +247,7 @@ def observed_statistics(prep: Prepared) -> dict[str, float]:
     k = prep.check_times.size
     events = np.bincount(checks, weights=prep.churned, minlength=k) + prep.churn0_churned.sum(0)
     at_risk = np.bincount(checks, minlength=k) + prep.churn0_at_risk.sum(0)
-    return {"nps": float(_nps_score(counts)), "ces": float(np.mean(prep.ces + 1)),
+    return {"nps": float(metrics.nps_from_counts(counts)), "ces": float(np.mean(prep.ces + 1)),
             "retention": float(np.prod(1 - events / np.maximum(at_risk, 1)))}
 
 

@@ -25,8 +25,8 @@ build is not cached), min bulk ESS 1043, ~110 ESS/s. A 4-parameter model is all 
 PyMC's is the smaller; nutpie is also not a dependency of cxsim.
 
 Projections are of *expected* counts n_0 S(t) (parameter uncertainty only, no binomial noise),
-posterior mean and 94% HDI (``az.hdi``) per period, with the retention rate r_t and the
-discounted expected residual lifetime (DERL, :func:`cxsim.calibrate.sbg.derl`).
+posterior mean and 94% HDI (:func:`cxsim.metrics.hdi`) per period, with the retention rate
+r_t and the discounted expected residual lifetime (DERL, :func:`cxsim.calibrate.sbg.derl`).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cxsim import metrics
 from cxsim.calibrate import sbg
 from cxsim.calibrate.diagnostics import diagnose
 from cxsim.data.csvio import decode
@@ -255,13 +256,9 @@ def sample_posterior(frame: pd.DataFrame, draws: int = 1000, chains: int = 4,
 
 
 def _hdi(values: np.ndarray, prob: float) -> tuple[list[float], list[float]]:
-    """HDI over the (chain, draw) axes of ``values`` (chain, draw, k), by ``az.hdi``."""
-    import arviz as az
-    import xarray as xr
-
-    bounds = az.hdi(xr.DataArray(values, dims=("chain", "draw", "k")), prob=prob)
-    return (bounds.sel(ci_bound="lower").values.tolist(),
-            bounds.sel(ci_bound="upper").values.tolist())
+    """HDI over the (chain, draw) axes of ``values`` (chain, draw, k)."""
+    low, high = metrics.hdi(values.reshape(-1, values.shape[-1]), prob)
+    return np.atleast_1d(low).tolist(), np.atleast_1d(high).tolist()
 
 
 def _floats(a: np.ndarray) -> list[float]:
@@ -303,11 +300,8 @@ def summarize(frame: pd.DataFrame, posterior: xr.DataTree, forecast_periods: int
     customer active at each period. ``fit_for_forecasting`` is False, with ``failed_checks``,
     when R-hat > 1.01, bulk ESS < 400, any divergence, or an MLE on its search bound.
     """
-    import arviz as az
-
     counts = cohort_counts(frame)
     post = posterior["posterior"].to_dataset()[["alpha", "beta"]]
-    hdi = az.hdi(post, prob=hdi_prob)
     several = len(counts) > 1
     parameters, failed, mle = {}, [], {}
     for name, n in counts.items():
@@ -317,12 +311,10 @@ def summarize(frame: pd.DataFrame, posterior: xr.DataTree, forecast_periods: int
                           "identified")
         for var in ("alpha", "beta"):
             draws = post[var].sel(cohort=name).values
-            bound = hdi[var].sel(cohort=name)
+            low, high = metrics.hdi(draws.reshape(-1), hdi_prob)
             parameters[f"{var}[{name}]" if several else var] = {
                 "mean": float(draws.mean()), "sd": float(draws.std(ddof=1)),
-                "hdi_low": float(bound.sel(ci_bound="lower")),
-                "hdi_high": float(bound.sel(ci_bound="upper")),
-                "map": getattr(fit, var),
+                "hdi_low": low, "hdi_high": high, "map": getattr(fit, var),
             }
     diagnostics, gates = diagnose(post, posterior["sample_stats"])
     failed += gates

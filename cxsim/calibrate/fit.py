@@ -14,11 +14,12 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from cxsim import outcomes
+from cxsim import metrics, outcomes
 from cxsim.calibrate.diagnostics import diagnose
 from cxsim.calibrate.micro import EFFORT_TERMS, Priors, anchor_reason, build_model, centred_churn
 from cxsim.calibrate.prepare import Prepared, Queries, population_queries, prepare
 from cxsim.data import ObservedData
+from cxsim.spec.kinds import DAYS_PER_MONTH, MINUTES_PER_DAY, PERIODIC
 
 SCALARS = (*EFFORT_TERMS, "resolved_bonus", "effort_weight", "ttr_weight", "survey_fatigue",
            "memory", "nps_slope", "response_base", "response_extremity", "churn_relationship",
@@ -26,7 +27,6 @@ SCALARS = (*EFFORT_TERMS, "resolved_bonus", "effort_weight", "ttr_weight", "surv
 VECTORS = {"ces_cutpoints": "ces_cut", "csat_cutpoints": "csat_cut", "nps_cutpoints": "nps_cut",
            "satisfaction_base": "free_segment", "churn_logit": "segment",
            "moment_weight": "reason"}
-HDI_PROB = 0.94
 POPULATION_DRAWS = 400  # posterior draws used for the bias-corrected population figures
 
 
@@ -87,17 +87,8 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
     return tree, prep, anchor
 
 
-def _hdi(x: np.ndarray, prob: float = HDI_PROB) -> tuple[float, float]:
-    """Narrowest interval holding ``prob`` of the draws ``x`` (1-D)."""
-    s = np.sort(np.asarray(x, float))
-    k = int(np.floor(prob * s.size))
-    widths = s[k:] - s[: s.size - k]
-    i = int(np.argmin(widths))
-    return float(s[i]), float(s[i + k])
-
-
 def _describe(draws: np.ndarray) -> dict[str, float]:
-    low, high = _hdi(draws)
+    low, high = metrics.hdi(draws)
     return {"mean": float(draws.mean()), "sd": float(draws.std(ddof=1)), "hdi_low": low,
             "hdi_high": high}
 
@@ -159,7 +150,7 @@ class DrawModel:
 def _population_draws(data: ObservedData, model: DrawModel) -> dict[str, np.ndarray]:
     """Per posterior (or prior) draw: NPS, CES, CSAT everyone would give, and the mean answer
     distributions (``_nps_p``, ``_ces_p``)."""
-    rounds = np.unique(data.surveys.loc[data.surveys["kind"] == "periodic", "sent_min"])
+    rounds = np.unique(data.surveys.loc[data.surveys["kind"] == PERIODIC, "sent_min"])
     q, _ = population_queries(data, rounds)
     rel = model.relationship(q)
     nps_p = outcomes.ordinal_probs(model.col["nps_slope"] * rel,
@@ -167,9 +158,8 @@ def _population_draws(data: ObservedData, model: DrawModel) -> dict[str, np.ndar
     ces_p = outcomes.ordinal_probs(model.effort, model.cutpoints("ces_cutpoints", 6)).mean(axis=1)
     sat = model.base[:, model.prep.ep_segment] + model.dev
     csat_p = outcomes.ordinal_probs(sat, model.cutpoints("csat_cutpoints", 4)).mean(axis=1)
-    return {"nps": 100 * (nps_p[:, 9:].sum(-1) - nps_p[:, :7].sum(-1)),
-            "ces": (ces_p * np.arange(1, 8)).sum(-1), "csat": 100 * csat_p[:, 3:].sum(-1),
-            "_nps_p": nps_p, "_ces_p": ces_p}
+    return {"nps": metrics.nps_from_probs(nps_p), "ces": metrics.mean_ces_from_probs(ces_p),
+            "csat": metrics.csat_from_probs(csat_p), "_nps_p": nps_p, "_ces_p": ces_p}
 
 
 def population_figures(data: ObservedData, model: DrawModel) -> dict[str, Any]:
@@ -198,11 +188,11 @@ def retention_check(prep: Prepared, model: DrawModel) -> dict[str, list[float]]:
     at_risk = np.bincount(checks, minlength=k) + prep.churn0_at_risk.sum(0)
     observed = np.bincount(checks, weights=prep.churned, minlength=k) + prep.churn0_churned.sum(0)
     model_curve = np.cumprod(1 - expected / at_risk, axis=1)
-    lows, highs = zip(*(_hdi(model_curve[:, i]) for i in range(k)), strict=True)
-    return {"days": (prep.check_times / 1440).tolist(),
+    lows, highs = metrics.hdi(model_curve)
+    return {"days": (prep.check_times / MINUTES_PER_DAY).tolist(),
             "observed": np.cumprod(1 - observed / at_risk).tolist(),
-            "model_mean": model_curve.mean(0).tolist(), "model_low": list(lows),
-            "model_high": list(highs)}
+            "model_mean": model_curve.mean(0).tolist(), "model_low": lows.tolist(),
+            "model_high": highs.tolist()}
 
 
 def summarise(tree: Any, data: ObservedData, prep: Prepared, anchor: str,
@@ -262,7 +252,7 @@ def prior_check(data: ObservedData, settings: FitSettings | None = None,
         prior = pm.sample_prior_predictive(draws=draws, model=model, random_seed=settings.seed)
     p = parameter_draws(prior["prior"].to_dataset())
     figures = _population_draws(data, DrawModel(prep, p, anchor, settings.anchor_base))
-    months = settings.churn_period_days / 30.0
+    months = settings.churn_period_days / DAYS_PER_MONTH
     base_churn = outcomes.churn_hazard(settings.anchor_base, p[f"churn_logit[{anchor}]"],
                                        p["churn_relationship"])
     figures = {k: v for k, v in figures.items() if not k.startswith("_")}

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cxsim import metrics
 from cxsim.data import ObservedData
-
-MIN_PER_DAY = 1440.0
+from cxsim.spec.kinds import MINUTES_PER_DAY, PERIODIC, POST_INTERACTION
 
 
 @dataclass
@@ -86,7 +86,7 @@ class Prepared:
 def check_times(data: ObservedData, churn_period_days: float) -> np.ndarray:
     """Churn checks happen every period while observing: k*period < end of observation."""
     end = float(data.customers["censored_min"].max())
-    period = churn_period_days * MIN_PER_DAY
+    period = churn_period_days * MINUTES_PER_DAY
     times = np.arange(1, int(np.ceil(end / period)) + 1) * period
     return times[times < end]
 
@@ -143,15 +143,15 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
                         axis=0)
     episode_row = {e: i for i, e in enumerate(done["episode_id"].to_numpy().tolist())}
 
-    fatigue = _fatigue(sv, ep_cust, ep_end, fatigue_days * MIN_PER_DAY, segment_of.size)
+    fatigue = _fatigue(sv, ep_cust, ep_end, fatigue_days * MINUTES_PER_DAY, segment_of.size)
 
-    post = sv[sv["kind"] == "post_interaction"]
+    post = sv[sv["kind"] == POST_INTERACTION]
     post = post[post["episode_id"].isin(episode_row)]
     post_episode = post["episode_id"].map(episode_row).to_numpy(np.int64)
     post_answered = post["answered"].to_numpy(np.int64)
     ans = post[post["answered"] == 1]
 
-    periodic = sv[sv["kind"] == "periodic"]
+    periodic = sv[sv["kind"] == PERIODIC]
     p_cust = periodic["customer_id"].to_numpy()
     p_time = periodic["sent_min"].to_numpy(float)
     nq = _queries(p_cust, p_time, ep_cust, ep_end, first, count, segment_of)
@@ -187,9 +187,9 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
 
     answered_periodic = periodic[periodic["answered"] == 1]
     raw = {
-        "nps_respondents": _nps(answered_periodic["nps"].to_numpy(int)),
-        "ces_respondents": float(ans["ces"].mean()) if len(ans) else None,
-        "csat_respondents": float(100 * (ans["csat"] >= 4).mean()) if len(ans) else None,
+        "nps_respondents": _figure(metrics.nps(answered_periodic["nps"].to_numpy(int))),
+        "ces_respondents": _figure(metrics.mean_ces(ans["ces"].to_numpy(int))),
+        "csat_respondents": _figure(metrics.csat(ans["csat"].to_numpy(int))),
         "responses": int(len(ans) + len(answered_periodic)),
     }
     return Prepared(
@@ -240,10 +240,9 @@ def _subset(q: Queries, keep: np.ndarray) -> Queries:
                    new_index[q.pair_query[in_pairs]], q.pair_episode[in_pairs])
 
 
-def _nps(scores: np.ndarray) -> float | None:
-    if scores.size == 0:
-        return None
-    return float(100 * ((scores >= 9).mean() - (scores <= 6).mean()))
+def _figure(x: float) -> float | None:
+    """A respondents' figure for the summary: None when nobody answered."""
+    return None if np.isnan(x) else x
 
 
 def population_queries(data: ObservedData, prep_times: np.ndarray) -> tuple[Queries, np.ndarray]:

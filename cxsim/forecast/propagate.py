@@ -20,27 +20,25 @@ draws sit close to their mean, so the weights stay near 1 (``ess`` reports it), 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
-from cxsim import outcomes
+from cxsim import metrics, outcomes
 from cxsim.calibrate.fit import DrawModel
 from cxsim.calibrate.prepare import episode_index, population_queries, prepare
 from cxsim.data import ObservedData
 from cxsim.spec import Scenario
+from cxsim.spec.kinds import DAYS_PER_MONTH, MINUTES_PER_DAY, MINUTES_PER_MONTH
 
-MIN_PER_DAY = 1440.0
-# Figures per draw, and whether a larger value is better.
-HIGHER_IS_BETTER = {
-    "nps": True, "ces": False, "csat": True, "retention": True, "churn_rate": False,
-    "ltv": True, "revenue": True, "staff_cost": False, "mean_wait": False,
-    "service_level": True,
-    "repeats_per_need": False, "resolved_rate": True, "wait_per_need": False,
-}  # fmt: skip
-METRICS = tuple(HIGHER_IS_BETTER)
+# The figures of a what-if, per draw (what each means: cxsim.metrics.KPIS). The survey
+# figures are what everyone would answer, not the respondents.
+METRICS = ("nps_population", "ces_population", "csat_population", "retention", "churn_rate",
+           "ltv", "revenue", "staff_cost", "mean_wait", "service_level", "repeats_per_need",
+           "resolved_rate", "wait_per_need")
 
 
 @dataclass
@@ -107,8 +105,8 @@ class _Paths:
         stayed = np.isnan(churn_min)
         self.alive = stayed[:, None] | (churn_min[:, None] > self.checks[None, :])  # (N, K)
         self.stayed = stayed.astype(float)
-        self.exposure = np.where(stayed, self.end, churn_min) / (30 * MIN_PER_DAY)
-        months = b.churn_period_days / 30.0
+        self.exposure = np.where(stayed, self.end, churn_min) / MINUTES_PER_MONTH
+        months = b.churn_period_days / DAYS_PER_MONTH
         revenue = np.array([s.segments[g].revenue_per_month for g in self.prep.segments])
         self.bill = revenue[self.segment] * months  # per period
         self.discount = (1 + b.discount_rate_per_month) ** months - 1
@@ -132,9 +130,14 @@ def _weighted(w: np.ndarray, x: np.ndarray) -> np.ndarray:
     return (w * x).sum(axis=-1) / w.sum(axis=-1)
 
 
-def _below(model: DrawModel, name: str, n: int, k: int, latent: np.ndarray) -> np.ndarray:
-    """P(answer category <= k) of an ordered logistic: logistic(c_k - latent), (D, M)."""
-    return expit(model.cutpoints(name, n)[:, 0, k][:, None] - latent)
+def _population_cdf(model: DrawModel, name: str, scale: tuple[int, int], latent: np.ndarray,
+                    w: np.ndarray) -> Callable[[int], np.ndarray]:
+    """Everyone's answer distribution on ``scale``, cumulative: answer v -> the weighted mean
+    over customers or episodes of P(answer <= v) = logistic(c_(v - low) - latent), (D,).
+    Only the thresholds a figure asks for are computed (never a D x M x K array)."""
+    low, high = scale
+    cuts = model.cutpoints(name, high - low)
+    return lambda v: _weighted(w, expit(cuts[:, 0, v - low][:, None] - latent))
 
 
 def _figures(paths: _Paths, draws: Draws, h0: np.ndarray, answers: int) -> Propagated:
@@ -153,18 +156,17 @@ def _figures(paths: _Paths, draws: Draws, h0: np.ndarray, answers: int) -> Propa
     residual[:, paths.q_end.customer] = outcomes.residual_value(
         paths.bill[paths.q_end.customer], h_end, paths.discount) * paths.residual_factor
 
-    # Only the cumulative probabilities each figure needs (never a D x M x K array):
-    # NPS = P(9-10) - P(0-6); E[CES] = 7 - sum_k P(CES <= k+1); CSAT = P(4-5).
     x = model.col["nps_slope"] * rel
-    net = 1 - _below(model, "nps_cutpoints", 10, 8, x) - _below(model, "nps_cutpoints", 10, 6, x)
-    ces = 7 - sum(_below(model, "ces_cutpoints", 6, k, model.effort) for k in range(6))
     sat = model.base[:, p.ep_segment] + model.dev
     w_q, w_e = w[:, paths.q.customer], w[:, paths.ep_customer]
     n = paths.n
     figures = {
-        "nps": 100 * _weighted(w_q, net),
-        "ces": _weighted(w_e, ces),
-        "csat": 100 * _weighted(w_e, 1 - _below(model, "csat_cutpoints", 4, 2, sat)),
+        "nps_population": metrics.nps_from_cdf(
+            _population_cdf(model, "nps_cutpoints", metrics.NPS_SCALE, x, w_q)),
+        "ces_population": metrics.mean_ces_from_cdf(
+            _population_cdf(model, "ces_cutpoints", metrics.CES_SCALE, model.effort, w_e)),
+        "csat_population": metrics.csat_from_cdf(
+            _population_cdf(model, "csat_cutpoints", metrics.CSAT_SCALE, sat, w_e)),
         "retention": (w * paths.stayed).sum(1) / n,
         "churn_rate": (w * (1 - paths.stayed)).sum(1) / (w * paths.exposure).sum(1),
         "ltv": (w * (paths.paid_value + residual * paths.stayed)).sum(1) / n,
@@ -178,7 +180,7 @@ def _figures(paths: _Paths, draws: Draws, h0: np.ndarray, answers: int) -> Propa
     nps_p = outcomes.nps_probs(rel[a], model.col["nps_slope"][a],
                                model.cutpoints("nps_cutpoints", 10)[a])
     ces_p = outcomes.ordinal_probs(model.effort[a], model.cutpoints("ces_cutpoints", 6)[a])
-    return Propagated(figures, (w @ paths.alive) / n, paths.checks / MIN_PER_DAY, ess,
+    return Propagated(figures, (w @ paths.alive) / n, paths.checks / MINUTES_PER_DAY, ess,
                       (w_q[a, :, None] * nps_p).sum(1) / w_q[a].sum(1)[:, None],
                       (w_e[a, :, None] * ces_p).sum(1) / w_e[a].sum(1)[:, None])
 

@@ -19,8 +19,9 @@ import xarray as xr
 from cxsim.data.synthetic import observe_replication
 from cxsim.engine import Replication, report
 from cxsim.engine.staffing import staffing_cost
-from cxsim.forecast.propagate import HIGHER_IS_BETTER, METRICS, Draws, propagate
+from cxsim.forecast.propagate import METRICS, Draws, propagate
 from cxsim.forecast.study import Study, scenario_draws
+from cxsim.metrics import improves
 from cxsim.spec import Scenario, theta_of, with_theta
 
 INTERVAL = (0.05, 0.95)  # the 90% interval reported
@@ -135,7 +136,7 @@ def summarise(ds: xr.Dataset) -> dict:
         doc["scenarios"][name] = {}
         for m in ds["metric"].values.tolist():
             d = delta.sel(metric=m).values
-            better = d > 0 if HIGHER_IS_BETTER[m] else d < 0
+            better = improves(m, d)
             doc["scenarios"][name][m] = {
                 "delta_mean": _num(d.mean()), "delta_low": _num(np.quantile(d, lo)),
                 "delta_high": _num(np.quantile(d, hi)), "p_improve": _num(better.mean())}

@@ -58,7 +58,11 @@ def load_study(cfg: DictConfig) -> Study:
             raise SpecError(f"whatif.{key}", block[key], f"unknown key; expected {WHATIF_KEYS}")
     headline = block.get("headline", "ltv")
     if headline not in METRICS:
-        raise SpecError("whatif.headline", headline, f"must be one of {', '.join(METRICS)}")
+        hint = (f" ({headline!r} is the respondents' figure: the forecast reports what "
+                f"everyone would answer, {headline}_population)"
+                if f"{headline}_population" in METRICS else "")
+        raise SpecError("whatif.headline", headline,
+                        f"must be one of {', '.join(METRICS)}{hint}")
     changes = block.get("scenarios")
     if not isinstance(changes, dict) or not changes:
         raise SpecError("whatif.scenarios", changes,
@@ -137,7 +141,7 @@ def compose_study(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Stu
 
     >>> study = compose_study("simpler_returns", ["population.customers=1000"])
     >>> study.headline, list(study.scenarios)
-    ('ces', ['three_steps', 'three_steps_and_store'])
+    ('ces_population', ['three_steps', 'three_steps_and_store'])
     """
     from hydra import compose, initialize_config_dir
 

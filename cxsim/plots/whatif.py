@@ -9,13 +9,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from cxsim.metrics import KPIS, improves
 from cxsim.plots import save_png
 
-FOREST = {  # metric: (title, scale)
-    "nps": ("NPS (points)", 1.0), "ces": ("CES (1-7, lower is better)", 1.0),
-    "csat": ("CSAT (% satisfied)", 1.0), "retention": ("retention at horizon (points)", 100.0),
-    "ltv": ("lifetime value per customer", 1.0), "mean_wait": ("live-queue wait (min)", 1.0),
-}  # fmt: skip
+# The figures of the forest plot, one panel each (titles and directions: cxsim.metrics.KPIS).
+FOREST = ("nps_population", "ces_population", "csat_population", "retention", "ltv",
+          "mean_wait")
 COLORS = plt.get_cmap("tab10").colors
 
 
@@ -29,24 +28,23 @@ def _save(fig: plt.Figure, path: Path | None) -> plt.Figure:
 def forest(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
     """Each scenario's change against the baseline: mean and 90% interval over draws, one
     panel per figure; green where the change is an improvement."""
-    from cxsim.forecast.propagate import HIGHER_IS_BETTER
-
     names = ds["scenario"].values.tolist()[1:]
     fig, axes = plt.subplots(2, 3, figsize=(13, 1.6 + 0.9 * len(names) * 2), squeeze=False)
     base = ds["figures"].sel(scenario="baseline")
-    for ax, (metric, (title, scale)) in zip(axes.flat, FOREST.items(), strict=True):
+    for ax, metric in zip(axes.flat, FOREST, strict=True):
+        kpi = KPIS[metric]
+        scale = 100.0 if kpi.percent else 1.0  # a share changes by percentage points
         for i, name in enumerate(names):
             d = scale * (ds["figures"].sel(scenario=name, metric=metric)
                          - base.sel(metric=metric)).values
             lo, hi = np.quantile(d, [0.05, 0.95])
-            better = d.mean() > 0 if HIGHER_IS_BETTER[metric] else d.mean() < 0
-            color = "tab:green" if better else "tab:red"
+            color = "tab:green" if improves(metric, d.mean()) else "tab:red"
             ax.plot([lo, hi], [i, i], color=color, lw=3, solid_capstyle="round")
             ax.plot(d.mean(), i, "o", color="black", ms=5)
         ax.axvline(0, color="grey", lw=1, ls="--")
         ax.set_yticks(range(len(names)), names if ax in axes[:, 0] else [""] * len(names))
         ax.set_ylim(-0.6, len(names) - 0.4)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(kpi.title, fontsize=10)
         ax.invert_yaxis()
     fig.suptitle(f"Change against the baseline (dot: mean; bar: 90% interval over "
                  f"{ds.sizes['draw']} draws)", fontsize=11)
@@ -98,7 +96,7 @@ def answer_distributions(ds: xr.Dataset, path: Path | None = None) -> plt.Figure
 
 
 def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
-            metric: str = "LTV per customer") -> plt.Figure:
+            metric: str = "ltv") -> plt.Figure:
     """Levers ranked by their effect: bars for the change when each is moved down and up."""
     t = table.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(t) + 1.5))
@@ -111,8 +109,8 @@ def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
                     fmt="none", color="black", lw=1, capsize=2)
     ax.axvline(0, color="grey", lw=1)
     ax.set_yticks(y, t["lever"])
-    ax.set_xlabel(f"change in {metric}")
-    ax.set_title("Moments that matter: what moves lifetime value (90% intervals)")
+    ax.set_xlabel(f"change in {KPIS[metric].label}")
+    ax.set_title(f"Moments that matter: what moves {KPIS[metric].label} (90% intervals)")
     ax.legend(loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

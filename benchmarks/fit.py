@@ -5,8 +5,8 @@
 Data: the default scenario with survey rates raised (every episode and every customer gets
 a survey, higher response), simulated by the engine and exported with ``observe``, with
 ``population.customers`` chosen from a small pilot's responses per customer so that about N
-surveys are answered. cxsim's model (:func:`cxsim.calibrate.micro.build_model`, sampled with
-nutpie as :func:`cxsim.calibrate.fit.sample` does) is compared with ``plain_model.py``: the
+surveys are answered. cxsim's model (:func:`cxsim.calibrate.micro.model.build_model`, sampled with
+nutpie as :func:`cxsim.calibrate.micro.fit.sample` does) is compared with ``plain_model.py``: the
 same priors, one observed row per datum, PyMC's default ``OrderedLogistic(compute_p=True)``,
 PyMC's own NUTS. Before timing, both likelihoods are evaluated at the same points of a small
 data set, with an independent computation from the data frames (``tests/micro_reference.py``):
@@ -83,8 +83,8 @@ def arrays(data) -> dict:
     """What a fit subprocess needs: cxsim's prepared arrays, the plain model's queries."""
     from plain_model import full_queries
 
-    from cxsim.calibrate.fit import FitSettings, anchor_of
-    from cxsim.calibrate.prepare import prepare
+    from cxsim.calibrate.micro.fit import FitSettings, anchor_of
+    from cxsim.calibrate.micro.prepare import prepare
 
     prep = prepare(data)
     return {"prep": prep, "full": full_queries(data, prep),
@@ -114,7 +114,7 @@ def logp_check(a: dict, data) -> None:
     from micro_reference import ModelFunctions, reference_loglik
     from plain_model import build_plain_model
 
-    from cxsim.calibrate.micro import build_model
+    from cxsim.calibrate.micro.model import build_model
 
     prep, anchor = a["prep"], a["anchor"]
     cx = build_model(prep, anchor, 0.5)
@@ -184,8 +184,9 @@ def worker(model: str, path: str, tune: int, draws: int, chains: int, pilot: boo
     import pymc as pm
     from plain_model import build_plain_model, probs_per_draw
 
-    from cxsim.calibrate.fit import FitSettings, sampler_options
-    from cxsim.calibrate.micro import Priors, build_model, centred_churn
+    from cxsim.calibrate.micro.fit import FitSettings, sampler_options
+    from cxsim.calibrate.micro.model import build_model, centred_churn
+    from cxsim.spec.config import Priors
 
     a = pickle.loads(Path(path).read_bytes())
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """The micro-data likelihood written the textbook way, for ``benchmarks/fit.py``.
 
-Same parameters and priors as :func:`cxsim.calibrate.micro.build_model`, but one observed row
+Same parameters and priors as :func:`cxsim.calibrate.micro.model.build_model`, but one observed row
 per survey sent, per answer and per (customer, churn check): ``pm.Bernoulli(logit_p=...)``
 and ``pm.OrderedLogistic`` with PyMC's default ``compute_p=True``. Customers without an
 earlier episode are NOT grouped: their queries simply have no (query, episode) pairs, so their
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cxsim.calibrate.micro import Priors, model_coords, parameters
-from cxsim.calibrate.prepare import Prepared, Queries, _queries
+from cxsim.calibrate.micro.model import model_coords, parameters
+from cxsim.calibrate.micro.prepare import Prepared, Queries, _queries
 from cxsim.data import ObservedData
+from cxsim.spec.config import Priors
 
 
 def relationship_dev(pt, q: Queries, alpha, dev, log_memory, wcum):
@@ -39,7 +40,7 @@ class FullQueries:
 
 
 def full_queries(data: ObservedData, prep: Prepared) -> FullQueries:
-    """The queries of :func:`cxsim.calibrate.prepare.prepare` without the no-history split
+    """The queries of :func:`cxsim.calibrate.micro.prepare.prepare` without the no-history split
     (episodes sorted exactly as ``prepare`` does, so episode indices match ``prep``)."""
     cu, ep, sv = data.customers, data.episodes, data.surveys
     seg_index = {g: i for i, g in enumerate(prep.segments)}
@@ -78,7 +79,7 @@ def build_plain_model(p: Prepared, f: FullQueries, anchor: str, anchor_base: flo
 
     pr = priors or Priors()
     with pm.Model(coords=model_coords(p, anchor)) as model:
-        # Priors and episode terms: cxsim.calibrate.micro.build_model's own.
+        # Priors and episode terms: cxsim.calibrate.micro.model.build_model's own.
         v = parameters(pm, pt, p, anchor, anchor_base, pr)
         effort, dev, sat, base = v.effort, v.dev, v.sat, v.base
         r0, r1, memory, moment = v.r0, v.r1, v.memory, v.moment

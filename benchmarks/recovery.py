@@ -53,7 +53,7 @@ NOMINAL = 0.06
 
 
 def fit_one(size: int, seed: int) -> dict:
-    from cxsim.calibrate.fit import FitSettings, fit_micro, parameter_draws
+    from cxsim.calibrate.micro.fit import FitSettings, fit_micro, parameter_draws
     from cxsim.data.synthetic import observe
     from cxsim.engine import simulate
     from cxsim.spec import compose_scenario

@@ -6,7 +6,7 @@ updates the relationship with :func:`cxsim.outcomes.relationship_step` (no unrol
 (query, episode) pairs, no prefix counts, no grouping of customers without history), and
 takes answer probabilities in another closed form than the model's. Agreement at random
 parameter points, moment weights and memory included, checks the whole data path of
-:mod:`cxsim.calibrate.prepare` and :func:`cxsim.calibrate.micro.build_model`
+:mod:`cxsim.calibrate.micro.prepare` and :func:`cxsim.calibrate.micro.model.build_model`
 (``tests/test_micro_logp.py``, and the log-density check of ``benchmarks/fit.py``).
 """
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from apprun import run_app
 
 from cxsim.calibrate.check import Gate, Thresholds, recovery_allowance, table, tail_area
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "tests" / "data" / "check_baseline.json"
-CHECK = [sys.executable, "-m", "cxsim.apps.check"]
 # The default settings (4 chains x 2000 draws, target_accept 0.95) for the passing run: the ones
 # the false-alarm study measured (2 chains x 600 fail R-hat here, 1.016). Runs that must fail
 # use 4 x 500.
@@ -31,8 +30,7 @@ BASELINE_COMMAND = "cxsim-check baseline=tests/data/check_baseline.json update_b
 
 
 def run_check(*args: str, out: Path) -> tuple[subprocess.CompletedProcess, dict | None]:
-    done = subprocess.run([*CHECK, *args, f"hydra.run.dir={out}", "progress=false"],
-                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    done = run_app("check", *args, out=out, cwd=ROOT)
     report = out / "report.json"
     return done, json.loads(report.read_text()) if report.exists() else None
 

@@ -15,9 +15,9 @@ from scipy import integrate, stats
 from scipy.optimize import check_grad
 from scipy.special import betaln, hyp2f1
 
-from cxsim.calibrate import sbg
-from cxsim.calibrate.cohort import FADER_HARDIE_2007, fit_cohorts, load_cohorts, summarize
-from cxsim.data import DataError
+from cxsim.calibrate.cohort import sbg
+from cxsim.calibrate.cohort.model import fit_cohorts, summarize
+from cxsim.data import FADER_HARDIE_2007, DataError, load_cohorts
 
 # F&H 2007 Table 1, % of the cohort still active at the end of years 0..12 (n_0 = 1000).
 TABLE_1 = {
@@ -228,11 +228,12 @@ def test_summary_single_cohort_and_checks():
 GOOD = "cohort,period,surviving\nregular,0,1000\nregular,1,631\nregular,2,468\n"
 BAD_FILES = [  # (content, line, column, value, reason fragment)
     ("cohort,period\nregular,0,1000\n", 1, "surviving", None, "missing column"),
-    ("cohort,period,surviving,extra\nregular,0,1000,1\n", 1, "extra", "extra", "unknown column"),
+    ("cohort,period,surviving,extra\nregular,0,1000,1\n", 1, "extra", "extra",
+     "unexpected column"),
     ("cohort,period,period,surviving\n", 1, "period", "period", "duplicate column"),
     (b"cohort,period,surviving\nregular,0,1000\nr\xe9gular,1,631\n", 3, "cohort",
      "r\\xe9gular", "UTF-8"),
-    (GOOD.replace("1,631", "1,abc"), 3, "surviving", "abc", "not a number"),
+    (GOOD.replace("1,631", "1,abc"), 3, "surviving", "abc", "not an integer"),
     (GOOD.replace("1,631", "1,630.5"), 3, "surviving", "630.5", "must be an integer"),
     (GOOD.replace("1,631", "1,-5"), 3, "surviving", "-5", "must be >= 0"),
     (GOOD.replace("regular,1,", "regular,-1,"), 3, "period", "-1", "must be >= 0"),
@@ -242,7 +243,7 @@ BAD_FILES = [  # (content, line, column, value, reason fragment)
     (GOOD + "regular,1,600\n", 5, "period", "1", "duplicate row"),
     (GOOD.replace("1,631", "1,"), 3, "surviving", "", "missing value"),
     (GOOD.replace("regular,1,631", "regular,1"), 3, "surviving", None, "2 fields"),
-    (GOOD.replace("regular,1,631", ",1,631"), 3, "cohort", "", "missing cohort"),
+    (GOOD.replace("regular,1,631", ",1,631"), 3, "cohort", "", "missing value"),
     ("cohort,period,surviving\nregular,0,0\nregular,1,0\n", 2, "surviving", "0", "must be > 0"),
     ("cohort,period,surviving\nregular,0,10\n", 2, "period", "0", "only period 0"),
     (GOOD + "vip,0,100\nvip,1,90\nvip,2,95\n", 7, "surviving", "95", "must not increase"),

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from apprun import run_app
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-APPS = {"cxsim-simulate": "cxsim.apps.simulate", "cxsim-whatif": "cxsim.apps.whatif"}
 WRITES = {"cxsim-simulate": "metrics.json", "cxsim-whatif": "whatif.json"}
 
 
@@ -38,8 +36,7 @@ def console_examples() -> list[tuple[str, str, str]]:
 def test_console_example(doc, command, expected, tmp_path):
     app, *args = shlex.split(command)
     args = [a for a in args if not a.startswith("hydra.run.dir=")]
-    cmd = [sys.executable, "-m", APPS[app], *args, f"hydra.run.dir={tmp_path}", "progress=false"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    done = run_app(app, *args, out=tmp_path, cwd=tmp_path, timeout=600)
     if "-m" in args:  # a sweep: its jobs and sweep.csv land under hydra.sweep.dir, in tmp_path
         assert done.returncode == 0, done.stderr
         assert list(tmp_path.rglob("sweep.csv"))

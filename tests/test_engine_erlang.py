@@ -8,11 +8,10 @@ false-alarm rate of 0.2% (Bonferroni over every comparison in this file).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from apprun import run_app
 from erlang_reference import erlang_a
 from scipy import stats
 
@@ -80,15 +79,7 @@ def test_command_line_writes_erlang_metrics(tmp_path: Path):
     """The documented command, end to end, in a fresh process."""
     c, lam, mu, theta, sl = 8, 7.2, 1.0, 0.3, 1 / 3
     out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "cxsim.apps.simulate",
-        *overrides(c, lam, mu, theta, sl),
-        f"hydra.run.dir={out}",
-        "progress=false",
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = run_app("simulate", *overrides(c, lam, mu, theta, sl), out=out, timeout=300)
     assert done.returncode == 0, done.stderr
     metrics = json.loads((out / "metrics.json").read_text())
     for name in METRICS:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from apprun import run_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -331,22 +330,8 @@ def test_same_seed_same_numbers_other_seed_other_numbers(s: Scenario, other: int
 
 
 def _run_cli(run_dir, cwd) -> bytes:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cxsim.apps.simulate",
-            "horizon=3",
-            "warmup=1",
-            "replications=2",
-            "progress=false",
-            f"hydra.run.dir={run_dir}",
-        ],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = run_app("simulate", "horizon=3", "warmup=1", "replications=2", out=run_dir,
+                   cwd=cwd, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return (run_dir / "metrics.json").read_bytes()
 

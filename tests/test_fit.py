@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from apprun import run_app
 from scipy import stats
 
 from cxsim.data.synthetic import example_path
 
-FIT = [sys.executable, "-m", "cxsim.apps.fit"]
-
 
 def run_fit(*args: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*FIT, *args, f"hydra.run.dir={out}", "progress=false"],
-                          capture_output=True, text=True, timeout=900)
+    return run_app("fit", *args, out=out)
 
 
 def test_fit_writes_summary_posterior_and_plots(short_fit: Path):
@@ -93,7 +90,7 @@ def test_parameter_recovery_two_seeds_two_sizes():
     bias-corrected population NPS covers the simulated one. The allowance is the issue's
     binomial one, which takes the 176 intervals as independent; the misses of one fit cluster
     (design effect 1.4-2.7, measured by benchmarks/recovery.py over 24 data sets)."""
-    from cxsim.calibrate.fit import FitSettings, fit_micro
+    from cxsim.calibrate.micro.fit import FitSettings, fit_micro
     from cxsim.data.synthetic import observe
     from cxsim.engine import simulate
     from cxsim.spec import compose_scenario

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cxsim.calibrate.cohort import sample_posterior, summarize
-from cxsim.calibrate.link import cohorts_from_customers, compare
+from cxsim.calibrate.cohort.model import sample_posterior, summarize
+from cxsim.calibrate.link import compare
+from cxsim.data import cohorts_from_customers
 from cxsim.engine import simulate
 from cxsim.plots.calibrate import retention_link
 from cxsim.spec import compose_scenario

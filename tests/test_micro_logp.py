@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cxsim.calibrate.micro import build_model
-from cxsim.calibrate.prepare import prepare
+from cxsim.calibrate.micro.model import build_model
+from cxsim.calibrate.micro.prepare import prepare
 from cxsim.data import ObservedData
 
 try:  # works whether or not ``tests`` is a package
@@ -55,7 +55,8 @@ def test_micro_loglik_equals_an_independent_computation(small_data: ObservedData
 def test_churn_intercepts_are_centred_once_the_data_pin_them(small_data: ObservedData):
     from dataclasses import replace
 
-    from cxsim.calibrate.micro import Priors, centred_churn, churn_data_sd
+    from cxsim.calibrate.micro.model import centred_churn, churn_data_sd
+    from cxsim.spec.config import Priors
 
     prep = prepare(small_data, ref.PERIOD_DAYS, ref.FATIGUE_DAYS)
     assert not centred_churn(prep, Priors())  # 300 customers: a few churns per segment

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from apprun import run_app
 
 from cxsim.data import load_observed, observed_metrics
 from cxsim.data.synthetic import example_path, make_example
@@ -18,10 +17,8 @@ SHARED = ("nps", "csat", "ces", "survey_response_rate", "churn_rate", "retention
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("export")
-    cmd = [sys.executable, "-m", "cxsim.apps.simulate", "export_observed=true",
-           "population.customers=1500", "horizon=61", "replications=1", "seed=3",
-           f"hydra.run.dir={out}", "progress=false"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    done = run_app("simulate", "export_observed=true", "population.customers=1500",
+                   "horizon=61", "replications=1", "seed=3", out=out)
     assert done.returncode == 0, done.stderr
     return out
 

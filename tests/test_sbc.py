@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from apprun import run_app
 
 from cxsim.calibrate.sbc import analyse, coverage_band, uniformity_p
 
@@ -57,10 +57,11 @@ def test_compiled_once_model_matches_the_model_of_each_data_set():
     from pytensor.graph.traversal import ancestors
     from pytensor.tensor.sharedvar import TensorSharedVariable
 
-    from cxsim.calibrate.micro import Priors, anchor_reason, build_model
-    from cxsim.calibrate.prepare import prepare
+    from cxsim.calibrate.micro.model import anchor_reason, build_model
+    from cxsim.calibrate.micro.prepare import prepare
     from cxsim.calibrate.sbc import SbcSettings, data_arrays, simulate_data, symbolic_model
     from cxsim.spec import compose_scenario, theta_of
+    from cxsim.spec.config import Priors
 
     s = SbcSettings()
     scenario = compose_scenario(["population.customers=300", "horizon=61", "replications=1"])
@@ -107,9 +108,7 @@ def test_finished_simulations_are_kept_and_skipped(tmp_path: Path, capsys):
 
 def test_a_run_directory_of_other_settings_is_refused(tmp_path: Path):
     (tmp_path / "sbc_settings.json").write_text('{"key": "0000000000000000"}')
-    done = subprocess.run([sys.executable, "-m", "cxsim.apps.check", "mode=sbc",
-                           f"hydra.run.dir={tmp_path}", "progress=false"],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    done = run_app("check", "mode=sbc", out=tmp_path, cwd=ROOT)
     assert done.returncode == 2 and "SBC run of other settings" in done.stderr
     assert not (tmp_path / "sims").exists()
 
@@ -119,9 +118,7 @@ def test_a_run_directory_of_other_settings_is_refused(tmp_path: Path):
 def run_sbc(name: str, *args: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
     base = Path(os.environ.get("CXSIM_SBC_DIR", tmp_path))
     out = base / name
-    done = subprocess.run([sys.executable, "-m", "cxsim.apps.check", "mode=sbc", *args,
-                           f"hydra.run.dir={out}", "progress=false"],
-                          capture_output=True, text=True, timeout=6 * 3600, cwd=ROOT)
+    done = run_app("check", "mode=sbc", *args, out=out, cwd=ROOT, timeout=6 * 3600)
     print(done.stdout)
     return done, json.loads((out / "sbc.json").read_text())
 

@@ -10,11 +10,10 @@ stderr, a non-zero exit and no ``metrics.json``.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import dataclass
 
 import pytest
+from apprun import run_app
 from hydra.errors import ConfigCompositionException, MissingConfigException
 
 from cxsim.spec import SpecError, compose_scenario
@@ -445,22 +444,8 @@ def test_command_line_rejects_without_traceback(
     tmp_path, override: str, key: str, value: str
 ) -> None:
     run_dir = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cxsim.apps.simulate",
-            override,
-            f"hydra.run.dir={run_dir}",
-            "progress=false",
-            "horizon=1",  # short, should the case ever be accepted
-            "warmup=0.5",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = run_app("simulate", override, "horizon=1", "warmup=0.5",  # short, if ever accepted
+                   out=run_dir, cwd=tmp_path, timeout=120)
     assert proc.returncode != 0, proc.stdout
     assert key in proc.stderr, proc.stderr
     assert value in proc.stderr, proc.stderr

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from apprun import app_command, run_app
 from hydra import compose, initialize_config_dir
 
 from cxsim.apps.common import job_seed
@@ -38,16 +39,7 @@ BOOKKEEPING = ("base_seed", "job_num", "overrides", "config_sha256")
 
 def multirun(args: list[str], sweep_dir: Path, cwd: Path, **kw) -> subprocess.CompletedProcess:
     """``cxsim-simulate -m ARGS hydra.sweep.dir=SWEEP_DIR`` in a fresh process."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "cxsim.apps.simulate",
-        "-m",
-        *args,
-        "progress=false",
-        f"hydra.sweep.dir={sweep_dir}",
-    ]
-    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600, **kw)
+    done = run_app("simulate", *args, out=sweep_dir, multirun=True, cwd=cwd, timeout=600, **kw)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     return done
 
@@ -98,16 +90,8 @@ def test_joblib_sweep_table(joblib_sweep: Path, tmp_path: Path) -> None:
     # A single run with the job's seed is the job.
     job = json.loads((joblib_sweep / "0" / "metrics.json").read_text())
     overrides = [o for o in job["overrides"] if not o.startswith("seed=")]
-    cmd = [
-        sys.executable,
-        "-m",
-        "cxsim.apps.simulate",
-        *overrides,
-        f"seed={job['seed']}",
-        "progress=false",
-        f"hydra.run.dir={tmp_path / 'one'}",
-    ]
-    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = run_app("simulate", *overrides, f"seed={job['seed']}", out=tmp_path / "one",
+                   cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     single = json.loads((tmp_path / "one" / "metrics.json").read_text())
     assert single == {k: v for k, v in job.items() if k not in BOOKKEEPING}
@@ -125,15 +109,7 @@ def test_killed_sweep_resumes(tmp_path: Path) -> None:
         "cluster=local",
         "hydra.launcher.n_jobs=2",
     ]
-    cmd = [
-        sys.executable,
-        "-m",
-        "cxsim.apps.simulate",
-        "-m",
-        *args,
-        "progress=false",
-        f"hydra.sweep.dir={sweep}",
-    ]
+    cmd = app_command("simulate", *args, out=sweep, multirun=True)
     with open(tmp_path / "killed.log", "w") as log:
         proc = subprocess.Popen(
             cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -271,7 +247,7 @@ def test_optuna_study_minimises_cost(tmp_path: Path) -> None:
     )
     table = load_sweep(sweep)
     assert len(table) == 4 and table["complete"].all()
-    assert (table["objective"] == table["staff_cost"] + table["penalty"]).all()
+    assert (table["objective"] == table["staffing_cost"] + table["penalty"]).all()
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     assert best["best_value"] == pytest.approx(table["objective"].min())
     assert table["touchpoints.chat_agents.shifts.0.agents"].between(1, 8).all()

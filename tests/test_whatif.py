@@ -6,12 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from apprun import run_app
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 from scipy import stats
@@ -25,7 +25,6 @@ from cxsim.spec import SpecError, compose_scenario, config_dir, theta_of, with_t
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDIES = sorted(p.stem for p in (ROOT / "configs" / "study").glob("*.yaml"))
-WHATIF = [sys.executable, "-m", "cxsim.apps.whatif"]
 
 
 def study_config(name: str, *overrides: str):
@@ -129,8 +128,7 @@ def test_a_change_naming_a_missing_key_is_refused():
 
 
 def run_whatif(*args: str, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([*WHATIF, *args, f"hydra.run.dir={out}", "progress=false"],
-                          capture_output=True, text=True, timeout=600)
+    return run_app("whatif", *args, out=out, timeout=600)
 
 
 SMALL = ("population.customers=3000", "horizon=63", "replications=2")

@@ -18,25 +18,23 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import fail, job_seed, run_dir, write_json, write_parquet
-from cxsim.engine.staffing import agent_hours, staffing_cost
-from cxsim.spec import Scenario, SpecError, config_dir, load_scenario
+from cxsim.apps.common import (
+    console_script,
+    fail,
+    job_seed,
+    progress_of,
+    run_dir,
+    task_started,
+    write_json,
+    write_parquet,
+)
+from cxsim.spec import SpecError, config_dir, load_scenario
 
-# The keys of ``objective`` (a study's cost model) and their defaults; None means "no default"
-# for the cost rate and "no target" for the two targets.
-OBJECTIVE_KEYS: dict[str, float | None] = {
-    "cost_per_agent_hour": None,  # what an agent-hour on duty costs
-    "bot_cost_per_day": 0.0,  # what each bot costs per day at containment 1 (scales linearly)
-    "service_level_target": None,  # live-queue service level to reach (share, 0-1)
-    "ces_target": None,  # mean CES (1-7) not to exceed
-    "penalty_per_point": 1000.0,  # per SL point (1%) short and per 0.01 of CES over target
-}
 # Config keys that change neither the numbers nor the files a job writes.
 UNHASHED = ("progress", "resume")
 
@@ -88,50 +86,13 @@ def finished(path: Path, job: Job) -> dict | None:
     return doc if same else None
 
 
-def staff_cost(s: Scenario, metrics: dict, objective: dict) -> dict[str, float]:
-    """A study's objective: what the staffing costs, plus penalties for missed targets.
-
-    ``cost = agent_hours x cost_per_agent_hour + sum over bots of containment x
-    bot_cost_per_day x horizon``, ``penalty = penalty_per_point x (100 max(0, SL target - SL) +
-    100 max(0, CES - CES target))`` with SL the live-queue service level and CES the mean
-    answer, both from ``metrics`` (a missing one misses its target entirely), and
-    ``objective = cost + penalty``.
-
-    >>> from cxsim.spec import compose_scenario
-    >>> s = compose_scenario(["experiment=erlang"])
-    >>> staff_cost(s, {"service_level": 0.75, "ces": 3.0},
-    ...            {"cost_per_agent_hour": 30, "service_level_target": 0.8})
-    {'agent_hours': 480.0, 'staff_cost': 14400.0, 'penalty': 5000.0, 'objective': 19400.0}
-    """
-    unknown = sorted(set(objective) - set(OBJECTIVE_KEYS))
-    if unknown:
-        fail(f"objective: unknown key(s) {unknown}; expected some of {sorted(OBJECTIVE_KEYS)}")
-    o = {**OBJECTIVE_KEYS, **{k: v for k, v in objective.items() if v is not None}}
-    if o["cost_per_agent_hour"] is None:
-        fail("objective.cost_per_agent_hour is required")
-    hours = agent_hours(s)
-    cost = staffing_cost(s, o["cost_per_agent_hour"], o["bot_cost_per_day"])
-    points = 0.0
-    if o["service_level_target"] is not None:
-        sl = metrics.get("service_level")
-        points += 100 * max(0.0, o["service_level_target"] - (0.0 if sl is None else sl))
-    if o["ces_target"] is not None:
-        ces = metrics.get("ces")
-        points += 100 * max(0.0, (7.0 if ces is None else ces) - o["ces_target"])
-    penalty = o["penalty_per_point"] * points
-    return {
-        "agent_hours": round(hours, 6),
-        "staff_cost": round(cost, 6),
-        "penalty": round(penalty, 6),
-        "objective": round(cost + penalty, 6),
-    }
-
-
 def run(cfg: DictConfig) -> dict:
     """Simulate the composed config; write results into the Hydra run directory."""
     from cxsim.apps.table import print_metrics
     from cxsim.engine import simulate
+    from cxsim.engine.staffing import staffing_objective
 
+    task_started()
     try:
         scenario = load_scenario(cfg)  # first: a bad config is reported as such
     except SpecError as e:
@@ -147,8 +108,8 @@ def run(cfg: DictConfig) -> dict:
     export = bool(cfg.export_observed)
     if export and not scenario.behaviour.enabled:
         fail("export_observed=true needs behaviour.enabled=true (surveys and churn)")
-    progress = bool(cfg.get("progress", True)) and sys.stderr.isatty()
-    result = simulate(scenario, keep_rows=bool(cfg.experience_log) or export, progress=progress)
+    result = simulate(scenario, keep_rows=bool(cfg.experience_log) or export,
+                      progress=progress_of(cfg))
     metrics = result.metrics
     if job.num is not None:
         metrics = {
@@ -159,9 +120,11 @@ def run(cfg: DictConfig) -> dict:
             "config_sha256": job.config_sha256,
         }
     if cfg.objective is not None:
-        objective = OmegaConf.to_container(cfg.objective)
-        assert isinstance(objective, dict)
-        metrics = {**metrics, **staff_cost(scenario, metrics, objective)}
+        try:
+            cost = staffing_objective(scenario, metrics, OmegaConf.to_object(cfg.objective))
+        except SpecError as e:
+            fail(f"invalid objective: {e}")
+        metrics = {**metrics, **cost}
     if export:
         from cxsim.data import observed_metrics, write_observed
         from cxsim.data.synthetic import observe
@@ -182,9 +145,7 @@ def _main(cfg: DictConfig) -> float | None:
     return None if cfg.objective is None else float(metrics["objective"])
 
 
-def main() -> None:
-    """Console-script entry point."""
-    _main()
+main = console_script(_main)
 
 
 if __name__ == "__main__":

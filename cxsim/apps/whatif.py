@@ -7,8 +7,8 @@ Writes ``OUT/whatif.nc`` (figures: scenario x draw x metric; retention: scenario
 period), ``OUT/whatif.json`` (the baseline's figures and each change's delta, 90% intervals,
 probability of improvement) and figures (forest plot of the deltas, retention curves, answer
 distributions, a journey flow diagram per scenario; with ``drivers=true`` the levers ranked
-by their effect on LTV and a tornado plot). A posterior that failed its diagnostics is
-refused unless ``force=true``.
+by their effect on LTV and a tornado plot). A posterior that failed its diagnostics, or that
+another version of the model fitted, is refused unless ``force=true``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import fail, run_dir, write_json
+from cxsim.apps.common import console_script, fail, progress_of, run_dir, task_started, write_json
 from cxsim.fileio import atomic_write
 from cxsim.spec import SpecError, config_dir
 
@@ -34,12 +34,17 @@ def _draws(cfg: DictConfig, study):
     if not cfg.posterior:
         return None, {}
     post = read_posterior(cfg.posterior)
+    problems = []
     if not post.fit_for_forecasting:
+        problems.append("is marked not fit for forecasting (its fit failed its diagnostics)")
+    if post.other_model:
+        problems.append(f"was {post.other_model}")
+    for problem in problems:
         if not cfg.force:
-            fail(f"posterior {post.path} is marked not fit for forecasting (its fit failed its "
-                 "diagnostics): fit again with more draws, or pass force=true to use it anyway")
-        print(f"cxsim-whatif: WARNING: using {post.path}, marked not fit for forecasting "
-              "(force=true)", file=sys.stderr)
+            fail(f"posterior {post.path} {problem}: fit again, or pass force=true to use it "
+                 "anyway")
+        print(f"cxsim-whatif: WARNING: using {post.path}, which {problem} (force=true)",
+              file=sys.stderr)
     draws = posterior_draws(post, study.baseline, int(cfg.draws))
     return draws, {"posterior": str(post.path), "posterior_model_hash": post.model_hash}
 
@@ -71,6 +76,7 @@ def run(cfg: DictConfig) -> dict:
     from cxsim.forecast.study import load_study
     from cxsim.plots import whatif as plots
 
+    task_started()
     try:
         study = load_study(cfg)
         draws, source = _draws(cfg, study)
@@ -79,7 +85,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.draws < 1:
         fail(f"draws = {cfg.draws}: must be at least 1")
     out = run_dir()
-    progress = bool(cfg.progress) and sys.stderr.isatty()
+    progress = progress_of(cfg)
     scenarios = ", ".join(["baseline", *study.scenarios])
     print(f"cxsim-whatif: {scenarios}; {study.baseline.population.customers} customers, "
           f"{study.baseline.horizon:g} days, {study.baseline.replications} replications")
@@ -114,9 +120,7 @@ def _main(cfg: DictConfig) -> None:
     run(cfg)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    _main()
+main = console_script(_main)
 
 
 if __name__ == "__main__":

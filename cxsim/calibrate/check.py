@@ -2,7 +2,8 @@
 
 Each gate is a named figure compared with a threshold, and passes or fails on its own:
 
-- ``model_hash`` — the baseline was made by this model (code, priors, anchor, process).
+- ``model_hash`` — the baseline was made by this model (code, priors, anchor, process:
+  :func:`cxsim.calibrate.store.model_hash`).
 - ``rhat``, ``ess_bulk``, ``ess_tail``, ``divergences``, ``bfmi`` — sampler diagnostics over
   every reported parameter: max rank-normalised split R-hat, min bulk and tail ESS (at least
   ``ess_per_chain`` per chain, Vehtari et al. 2021), divergent transitions (isolated ones, up
@@ -34,22 +35,9 @@ import numpy as np
 from scipy.special import expit
 
 from cxsim import metrics, outcomes
-from cxsim.calibrate.fit import DrawModel, parameter_draws
-from cxsim.calibrate.prepare import Prepared
-
-
-@dataclass
-class Thresholds:
-    """Where each gate fails (see the module doc for what each figure is)."""
-
-    max_rhat: float = 1.01
-    ess_per_chain: float = 100.0  # min bulk and tail ESS = ess_per_chain * chains
-    max_divergent_share: float = 0.001  # divergent transitions allowed, as a share of draws
-    min_bfmi: float = 0.3
-    recovery_level: float = 0.01  # a calibrated posterior exceeds the allowance this often
-    max_shift_sd: float = 0.5  # drift: a mean moved by more than this many baseline sd
-    max_width_ratio: float = 1.5  # drift: an HDI wider or narrower by more than this factor
-    ppc_level: float = 0.01  # family level of the three posterior predictive checks
+from cxsim.calibrate.micro.draws import POPULATION_DRAWS, DrawModel, parameter_draws, subsample
+from cxsim.calibrate.micro.prepare import Prepared
+from cxsim.spec.config import Thresholds
 
 
 @dataclass
@@ -292,3 +280,20 @@ def table(gates: list[Gate]) -> str:
              for r in rows]
     lines.insert(1, "-" * (sum(widths) + 8 + 4))
     return "\n".join(line.rstrip() for line in lines)
+
+
+def fit_gates(tree: Any, data: Any, prep: Prepared, anchor: str, settings: Any, summary: dict,
+              baseline: dict | None, t: Thresholds) -> list[Gate]:
+    """Every gate of a fit (``tree`` and its ``summary``, of ``data`` by ``settings``) but the
+    model hash: diagnostics, recovery (when ``data`` has a truth), drift against
+    ``baseline``, posterior predictive checks."""
+    draws = parameter_draws(tree["posterior"].to_dataset())
+    gates = diagnostics_gates(tree, list(summary["parameters"]), t)
+    truth = data.truth.get("parameters", {}) if data.truth else {}
+    gates.append(recovery_gate(draws, summary["parameters"], truth, t))
+    gates.extend(drift_gates(summary, baseline, t))
+    rng = np.random.default_rng(np.random.SeedSequence(settings.seed, spawn_key=(1,)))
+    model = DrawModel(prep, subsample(draws, POPULATION_DRAWS, rng), anchor, settings.anchor_base)
+    gates.extend(ppc_gates(prep, model, t, seed=settings.seed))
+    return gates
+

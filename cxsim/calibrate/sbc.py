@@ -1,6 +1,6 @@
 """Simulation-based calibration (Talts et al. 2018) of the micro-data model against the engine.
 
-Each simulation i draws theta from the prior (the same :class:`~cxsim.calibrate.micro.Priors`
+Each simulation i draws theta from the prior (the same :class:`~cxsim.spec.config.Priors`
 the fit uses, through the same PyMC model), writes it into the scenario's behaviour parameters
 (:func:`cxsim.spec.with_theta`; the anchor segment's ``satisfaction_base`` and the anchor
 reason's moment weight are set to what the fit assumes), simulates customers with the engine
@@ -39,10 +39,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from cxsim.calibrate import micro
-from cxsim.calibrate.micro import Priors, anchor_reason, build_model
-from cxsim.calibrate.prepare import Prepared, Queries, prepare
+from cxsim.calibrate.micro import model as micro
+from cxsim.calibrate.micro.draws import parameter_draws
+from cxsim.calibrate.micro.model import anchor_reason, build_model
+from cxsim.calibrate.micro.prepare import Prepared, Queries, prepare
 from cxsim.fileio import write_json
+from cxsim.spec.config import Priors
 
 FIXED = ("moment_weight",)  # the anchor reason's weight is 1 by construction
 
@@ -86,7 +88,7 @@ def _arrays_of(obj: Any, prefix: str = "") -> dict[str, np.ndarray]:
 
 def data_arrays(p: Prepared) -> dict[str, np.ndarray]:
     """Every array the model of ``p`` reads, by name: ``p``'s own fields and, as ``gr.NAME``,
-    those of its sufficient statistics (:func:`cxsim.calibrate.micro.group`)."""
+    those of its sufficient statistics (:func:`cxsim.calibrate.micro.model.group`)."""
     return {**_arrays_of(p), **_arrays_of(micro.group(p), "gr.")}
 
 
@@ -108,7 +110,7 @@ def _shared(name: str, x: np.ndarray, readable: bool = False) -> Any:
 
 
 def symbolic_model(pilot: Prepared, anchor: str, anchor_base: float, priors: Priors) -> Any:
-    """:func:`~cxsim.calibrate.micro.build_model` of ``pilot`` with every data array (and
+    """:func:`~cxsim.calibrate.micro.model.build_model` of ``pilot`` with every data array (and
     every array of its sufficient statistics) a shared variable named as in
     :func:`data_arrays`: refilled with another data set of the same layout (segments, reasons,
     anchor reason), it is that data set's model. The statistics are computed with NumPy inside
@@ -195,8 +197,6 @@ def run_one(i: int, candidates: list[dict[str, float]], scenario: Any, pilot: Pr
     """Simulation ``i``: the first candidate prior draw whose data match the pilot's layout."""
     import nutpie
 
-    from cxsim.calibrate.fit import parameter_draws
-
     t0 = time.perf_counter()
     r_pilot = anchor_reason(pilot)
     for attempt, draw in enumerate(candidates):
@@ -237,8 +237,6 @@ def prior_pool(pilot: Prepared, anchor: str, s: SbcSettings, size: int) -> list[
     import warnings
 
     import pymc as pm
-
-    from cxsim.calibrate.fit import parameter_draws
 
     model = build_model(pilot, anchor, s.anchor_base, s.priors)
     with warnings.catch_warnings():

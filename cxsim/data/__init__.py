@@ -1,9 +1,13 @@
-"""Observed data: the CRM-like export the simulator writes and the Bayesian layer reads.
+"""Observed data: the CRM-like export the simulator writes and the Bayesian layer reads, and
+the cohort survival counts of the retention model.
 
-See :mod:`cxsim.data.schemas` for the file format and :mod:`cxsim.data.load` for the API.
+See :mod:`cxsim.data.schemas` for the file formats, :mod:`cxsim.data.load` and
+:mod:`cxsim.data.cohorts` for the API.
 """
 
+from cxsim.data.cohorts import FADER_HARDIE_2007, cohorts_from_customers, load_cohorts
 from cxsim.data.errors import DataError
 from cxsim.data.load import ObservedData, load_observed, observed_metrics, write_observed
 
-__all__ = ["DataError", "ObservedData", "load_observed", "observed_metrics", "write_observed"]
+__all__ = ["FADER_HARDIE_2007", "DataError", "ObservedData", "cohorts_from_customers",
+           "load_cohorts", "load_observed", "observed_metrics", "write_observed"]

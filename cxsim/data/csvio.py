@@ -42,10 +42,18 @@ class Problem:
 class Table:
     """The raw text of one CSV file: cells by column (header order fixed to ``FIELDS``)."""
 
-    file: str
+    file: str  # as named in messages
     cells: dict[str, pa.StringArray]
     lines: np.ndarray  # 1-based line of each record
     problems: list[Problem] = field(default_factory=list)
+    kind: str = ""  # which table of ``FIELDS`` it is (default: the file's name)
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or self.file
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return FIELDS[self.kind]
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -114,9 +122,9 @@ def _fast_records(text: str) -> tuple[np.ndarray, pa.ListArray] | None:
     return keep + 1, pc.split_pattern(physical.take(pa.array(keep)), ",")
 
 
-def _header(file: str, line: int, names: list[str]) -> list[str]:
+def _header(file: str, line: int, names: list[str], kind: str) -> list[str]:
     names = [n.strip() for n in names]
-    expected = [f.name for f in FIELDS[file]]
+    expected = [f.name for f in FIELDS[kind]]
     seen: set[str] = set()
     for n in names:
         if n in seen:
@@ -133,14 +141,16 @@ def _header(file: str, line: int, names: list[str]) -> list[str]:
     return names
 
 
-def read_table(file: str, text: str) -> Table:
+def read_table(file: str, text: str, kind: str | None = None) -> Table:
     """Split CSV ``text`` into raw cells by column; header problems raise at once, ragged rows
-    become problems (padded with empty cells, or cut)."""
+    become problems (padded with empty cells, or cut). ``kind`` names its table in ``FIELDS``
+    when the file's own name does not (a user's file)."""
+    kind = kind or file
     fast = _fast_records(text)
     lines, parts = fast if fast is not None else _records(file, text)
     if len(lines) == 0:
         raise DataError(file, "empty file: no header row")
-    names = _header(file, int(lines[0]), parts[0].as_py())
+    names = _header(file, int(lines[0]), parts[0].as_py(), kind)
     width, problems = len(names), []
     lines, parts = lines[1:], parts.slice(1)
     ragged = np.flatnonzero(pc.list_value_length(parts).to_numpy(zero_copy_only=False) != width)
@@ -159,7 +169,7 @@ def read_table(file: str, text: str) -> Table:
     flat, n = pc.list_flatten(parts), len(lines)
     cells = {name: flat.take(pa.array(np.arange(j, n * width, width, dtype=np.int64)))
              for j, name in enumerate(names)}
-    return Table(file, cells, lines.astype(np.int64), problems)
+    return Table(file, cells, lines.astype(np.int64), problems, kind)
 
 
 def _parse(f: Field, text: pa.StringArray) -> tuple[pd.Series, np.ndarray]:
@@ -200,7 +210,7 @@ def to_frame(table: Table) -> pd.DataFrame:
     """Typed frame of ``table`` (columns in ``FIELDS`` order); parse failures are added to
     ``table.problems`` and leave a missing value."""
     columns = {}
-    for pos, f in enumerate(FIELDS[table.file]):
+    for pos, f in enumerate(table.fields):
         values, bad = _parse(f, table.cells[f.name])
         for i in np.flatnonzero(bad):
             line, text = int(table.lines[i]), table.value(f.name, int(i))

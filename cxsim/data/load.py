@@ -26,7 +26,6 @@ from cxsim.data.errors import DataError
 from cxsim.data.schemas import (
     CUSTOMERS,
     EPISODES,
-    FIELDS,
     SURVEYS,
     TRUTH,
     customers_schema,
@@ -82,7 +81,7 @@ def _schema_problems(schema: pa.DataFrameSchema, frame: pd.DataFrame, table: Tab
     checks = located["check"].astype(str).to_numpy()
     # a cross-column rule's check text is "<column>: <reason>"; it blames that column
     blamed = np.where(rule, [c.split(": ", 1)[0] for c in checks], located["column"].to_numpy())
-    positions = {f.name: i for i, f in enumerate(FIELDS[table.file])}
+    positions = {f.name: i for i, f in enumerate(table.fields)}
     keys = pd.DataFrame({"line": table.lines[rows], "pos": [positions[c] for c in blamed],
                          "prio": np.where(rule, 2, 1)})
     k = int(keys.sort_values(["line", "pos", "prio"], kind="stable").index[0])
@@ -100,23 +99,27 @@ def _schema_problems(schema: pa.DataFrameSchema, frame: pd.DataFrame, table: Tab
         table.file, reason, row=line, column=column, value=table.value(column, i)))]
 
 
-def _validated(file: str, text: str, schema: pa.DataFrameSchema) -> pd.DataFrame:
-    table = read_table(file, text)
+def validated(file: str, text: str, schema: pa.DataFrameSchema,
+              kind: str | None = None) -> tuple[pd.DataFrame, Table]:
+    """The typed frame of CSV ``text`` checked against ``schema`` (``kind``: its table in
+    ``FIELDS`` when ``file`` is not its name) and its raw table (each row's line and cells);
+    raise the first problem (by line, then column) as a located :class:`DataError`."""
+    table = read_table(file, text, kind)
     frame = to_frame(table)
     problems = table.problems + _schema_problems(schema, frame, table)
     if problems:
         raise min(problems, key=lambda p: p.key).error
-    return frame
+    return frame, table
 
 
 def _validate_all(text: Callable[[str], str]) -> tuple[pd.DataFrame, ...]:
     """Customers, episodes and surveys frames from the text of each file, fully checked."""
-    customers = _validated(CUSTOMERS, text(CUSTOMERS), customers_schema())
+    customers, _ = validated(CUSTOMERS, text(CUSTOMERS), customers_schema())
     if customers.empty:
         raise DataError(CUSTOMERS, "no customers: the file has a header but no rows")
     ids = customers["customer_id"]
-    episodes = _validated(EPISODES, text(EPISODES), episodes_schema(ids))
-    surveys = _validated(SURVEYS, text(SURVEYS), surveys_schema(ids, episodes))
+    episodes, _ = validated(EPISODES, text(EPISODES), episodes_schema(ids))
+    surveys, _ = validated(SURVEYS, text(SURVEYS), surveys_schema(ids, episodes))
     return customers, episodes, surveys
 
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from cxsim.spec.kinds import BOT_STATES, EPISODE_OUTCOMES, PERIODIC, POST_INTERACTION, SURVEY_KINDS
+
 CUSTOMERS, EPISODES, SURVEYS, TRUTH = "customers.csv", "episodes.csv", "surveys.csv", "truth.json"
-BOT_STATES = ("none", "contained", "escalated", "looped")
-OUTCOMES = ("resolved", "abandoned", "gave_up", "in_system")
-SURVEY_KINDS = ("post_interaction", "periodic")
+COHORTS = "cohorts"  # a cohort survival file (any name): cohort,period,surviving
 LIST_SEPARATOR = "|"  # channels and touchpoints: names joined by '|'
 
 
@@ -72,7 +72,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("repeats", "int", ge=0),
         Field("switches", "int", ge=0),
         Field("bot", "str", allowed=BOT_STATES),
-        Field("outcome", "str", allowed=OUTCOMES),
+        Field("outcome", "str", allowed=EPISODE_OUTCOMES),
         Field("ttr_min", "float", required=False, ge=0),
     ),
     SURVEYS: (
@@ -85,6 +85,11 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("nps", "int", required=False, ge=0, le=10),
         Field("ces", "int", required=False, ge=1, le=7),
         Field("csat", "int", required=False, ge=1, le=5),
+    ),
+    COHORTS: (
+        Field("cohort", "str"),
+        Field("period", "int", ge=0),
+        Field("surviving", "int", ge=0),  # at period 0: the cohort's size
     ),
 }
 
@@ -121,7 +126,7 @@ def _answered(kind: str | None = None) -> Ok:
 
 
 def _survey_rules() -> list[Rule]:
-    post, periodic = "post_interaction", "periodic"
+    post, periodic = POST_INTERACTION, PERIODIC
     rules = [
         Rule("episode_id", f"required for a {post} survey", _if(_kind(post), _has("episode_id"))),
         Rule("episode_id", f"must be empty for a {periodic} survey",
@@ -160,6 +165,7 @@ RULES: dict[str, list[Rule]] = {
              _if(lambda d: d["outcome"] == "resolved", _has("ttr_min"))),
     ],
     SURVEYS: _survey_rules(),
+    COHORTS: [],
 }
 
 
@@ -189,7 +195,7 @@ def _owned(frame: pd.DataFrame, owner: pd.Series) -> pd.Series:
     """True unless a post-interaction survey's (known) episode belongs to another customer;
     unknown episodes and episode ids on periodic surveys are reported by their own checks."""
     of = frame["episode_id"].map(owner)
-    return of.isna() | (frame["kind"] != "post_interaction") | (of == frame["customer_id"])
+    return of.isna() | (frame["kind"] != POST_INTERACTION) | (of == frame["customer_id"])
 
 
 def _foreign_key(column: str, ids: Iterable[int], target: str) -> pa.Check:
@@ -217,6 +223,12 @@ def build_schema(file: str, fk: dict[str, pa.Check] | None = None,
     }
     checks = [_rule_check(r) for r in RULES[file]] + (extra or [])
     return pa.DataFrameSchema(columns, checks=checks, strict=True, ordered=True, name=file)
+
+
+def cohorts_schema() -> pa.DataFrameSchema:
+    """Schema of a cohort survival file: a cohort name, periods and counts >= 0 (the cohorts'
+    structure - period 0, no gaps, no rises - is checked by :func:`cxsim.data.load_cohorts`)."""
+    return build_schema(COHORTS)
 
 
 def customers_schema() -> pa.DataFrameSchema:

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cxsim.spec import Scenario, Shift
+from cxsim.spec import Scenario, Shift, SpecError
+from cxsim.spec.config import Objective
 from cxsim.spec.kinds import (
     DAY_SETS,
     HOURS_PER_DAY,
@@ -88,3 +89,45 @@ def staffing_cost(s: Scenario, cost_per_agent_hour: float, bot_cost_per_day: flo
     """
     bots = sum(tp.containment for tp in s.touchpoints.values() if KINDS[tp.kind].bot)
     return agent_hours(s) * cost_per_agent_hour + bots * bot_cost_per_day * s.horizon
+
+
+def staffing_objective(s: Scenario, metrics: dict, objective: Objective) -> dict[str, float]:
+    """A search's objective: what the staffing costs, plus penalties for missed targets.
+
+    ``staffing_cost`` (:func:`staffing_cost` over the horizon), ``penalty = penalty_per_point
+    x (100 max(0, SL target - SL) + 100 max(0, CES - CES target))`` with SL the live-queue
+    service level and CES the mean answer, both from ``metrics`` (a missing one misses its
+    target entirely), and ``objective = staffing_cost + penalty``. Raises
+    :class:`~cxsim.spec.SpecError` naming a bad ``objective`` value.
+
+    >>> from cxsim.spec import compose_scenario
+    >>> s = compose_scenario(["experiment=erlang"])
+    >>> staffing_objective(s, {"service_level": 0.75, "ces": 3.0},
+    ...                    Objective(cost_per_agent_hour=30, service_level_target=0.8))
+    {'agent_hours': 480.0, 'staffing_cost': 14400.0, 'penalty': 5000.0, 'objective': 19400.0}
+    """
+    o = objective
+    for key in ("cost_per_agent_hour", "bot_cost_per_day", "penalty_per_point"):
+        if not getattr(o, key) >= 0:
+            raise SpecError(f"objective.{key}", getattr(o, key), "must be >= 0")
+    if o.service_level_target is not None and not 0 <= o.service_level_target <= 1:
+        raise SpecError("objective.service_level_target", o.service_level_target,
+                        "a service level is a share in [0, 1]")
+    if o.ces_target is not None and not 1 <= o.ces_target <= 7:
+        raise SpecError("objective.ces_target", o.ces_target, "a mean CES lies in [1, 7]")
+    hours = agent_hours(s)
+    cost = staffing_cost(s, o.cost_per_agent_hour, o.bot_cost_per_day)
+    points = 0.0
+    if o.service_level_target is not None:
+        sl = metrics.get("service_level")
+        points += 100 * max(0.0, o.service_level_target - (0.0 if sl is None else sl))
+    if o.ces_target is not None:
+        ces = metrics.get("ces")
+        points += 100 * max(0.0, (7.0 if ces is None else ces) - o.ces_target)
+    penalty = o.penalty_per_point * points
+    return {
+        "agent_hours": round(hours, 6),
+        "staffing_cost": round(cost, 6),
+        "penalty": round(penalty, 6),
+        "objective": round(cost + penalty, 6),
+    }

@@ -2,7 +2,7 @@
 
 The engine simulates a scenario once, at a *reference* behaviour theta_0 (the posterior
 mean). Its experience log then serves every posterior draw theta_d: the outcomes model is
-vectorised over draws (:class:`cxsim.calibrate.fit.DrawModel`), so each draw's satisfaction,
+vectorised over draws (:class:`cxsim.calibrate.micro.draws.DrawModel`), so each draw's satisfaction,
 relationships, answers, churn hazards and value are recomputed from the same episodes.
 
 Churn feeds back on load (a customer who left raises no more needs). Each customer's churn
@@ -28,8 +28,8 @@ from scipy import sparse
 from scipy.special import expit
 
 from cxsim import metrics, outcomes
-from cxsim.calibrate.fit import DrawModel
-from cxsim.calibrate.prepare import episode_index, population_queries, prepare
+from cxsim.calibrate.micro.draws import DrawModel
+from cxsim.calibrate.micro.prepare import episode_index, population_queries, prepare
 from cxsim.data import ObservedData
 from cxsim.spec import Scenario
 from cxsim.spec.kinds import DAYS_PER_MONTH, MINUTES_PER_DAY, MINUTES_PER_MONTH

@@ -18,7 +18,6 @@ scenario's own behaviour (:func:`scenario_draws`: no behaviour uncertainty).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,11 +113,13 @@ class Posterior:
     path: Path
     model_hash: str
     process: dict[str, float]
+    other_model: str | None = None  # why the draws are not of the model this code builds
 
 
 def posterior_of_fit(tree: Any, summary: dict) -> Posterior:
-    """The posterior of an in-memory fit (:func:`cxsim.calibrate.fit.fit_micro`'s result)."""
-    from cxsim.calibrate.fit import parameter_draws
+    """The posterior of an in-memory fit (:func:`cxsim.calibrate.micro.fit.fit_micro`'s
+    result)."""
+    from cxsim.calibrate.micro.draws import parameter_draws
 
     post = tree["posterior"].to_dataset()
     fixed = summary["fixed"]
@@ -126,7 +127,7 @@ def posterior_of_fit(tree: Any, summary: dict) -> Posterior:
     settings = summary["settings"]
     return Posterior(Draws(parameter_draws(post), anchor,
                            float(fixed[f"satisfaction_base[{anchor}]"])),
-                     bool(summary["fit_for_forecasting"]), Path("."), "",
+                     bool(summary["fit_for_forecasting"]), Path("."), summary["model_hash"],
                      {k: float(settings[k]) for k in ("churn_period_days", "fatigue_days")})
 
 
@@ -153,30 +154,21 @@ def compose_study(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Stu
 
 
 def read_posterior(path: str | Path) -> Posterior:
-    """Read ``cxsim-fit``'s ``posterior.nc`` (or the directory holding it)."""
-    import xarray as xr
+    """Read ``cxsim-fit``'s ``posterior.nc`` (or the directory holding it) and identify its
+    model: ``other_model`` says why, if this code would build another one."""
+    from cxsim.calibrate import store
+    from cxsim.calibrate.micro.draws import parameter_draws
 
-    from cxsim.calibrate.fit import parameter_draws
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "posterior.nc"
-    if not path.is_file():
-        raise SpecError("posterior", str(path), "no such file (cxsim-fit writes posterior.nc)")
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf")
-        post = tree["posterior"].to_dataset()
-        attrs = dict(tree.attrs)
-    except (OSError, ValueError, KeyError) as e:
-        raise SpecError("posterior", str(path), f"not a cxsim-fit posterior: {e}") from None
-    if "free_segment" not in post.coords:
-        raise SpecError("posterior", str(path), "not a micro-data posterior of cxsim-fit")
-    config = json.loads(attrs.get("config", "{}"))
+        saved = store.load_posterior(path, "micro")
+    except store.PosteriorError as e:
+        raise SpecError("posterior", e.path, e.reason) from None
+    post, config = saved.tree["posterior"].to_dataset(), saved.config
     draws = Draws(parameter_draws(post), _anchor(post),
                   float(config.get("anchor", {}).get("satisfaction_base", 0.5)))
-    fit_ok = json.loads(str(attrs.get("fit_for_forecasting", "false")).lower())
-    return Posterior(draws, bool(fit_ok), path, str(attrs.get("model_hash", "")),
-                     {k: float(v) for k, v in config.get("process", {}).items()})
+    other = store.same_model(saved, store.identity_of_config("micro", config))
+    return Posterior(draws, saved.fit_for_forecasting, saved.path, saved.model_hash,
+                     {k: float(v) for k, v in config.get("process", {}).items()}, other)
 
 
 def posterior_draws(post: Posterior, s: Scenario, n: int) -> Draws:

@@ -13,10 +13,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from cxsim.spec import config
+from cxsim.spec.config import SimulateConfig
 from cxsim.spec.kinds import MINUTES_PER_MONTH
 from cxsim.spec.schema import (
     Behaviour,
@@ -27,9 +28,7 @@ from cxsim.spec.schema import (
     Scenario,
     Segment,
     Shift,
-    SimulateConfig,
     Touchpoint,
-    WhatIfConfig,
 )
 from cxsim.spec.theta import theta_of, with_theta
 from cxsim.spec.validate import SpecError, validate
@@ -69,11 +68,7 @@ def _register() -> None:
     for name, fn in (("cx.inverse", _inverse), ("cx.per_customer_month", _per_customer_month)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
-    # The app's schema is a group so that cxsim-whatif can reuse simulate.yaml's tree and
-    # override only the schema (``override schema: whatif``).
-    store = ConfigStore.instance()
-    store.store(group="schema", name="simulate", node=SimulateConfig, package="_global_")
-    store.store(group="schema", name="whatif", node=WhatIfConfig, package="_global_")
+    config.register()
 
 
 _register()

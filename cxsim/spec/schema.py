@@ -183,35 +183,3 @@ class Scenario:
     # Free-form blocks that configs may use for interpolation (e.g. the Erlang experiment's
     # ``queue`` knobs); the engine never reads them.
     queue: Any = None
-
-
-@dataclass
-class SimulateConfig(Scenario):
-    """``cxsim-simulate``'s config: a scenario plus what to write and show."""
-
-    experience_log: bool = False  # also write the per-episode log as episodes.parquet
-    progress: bool = True  # progress bar on long runs (off when not a terminal)
-    export_observed: bool = False  # also write observed/ (a CRM-like export of replication 0)
-    # In a -m sweep, a job whose directory already holds its complete metrics.json (same
-    # overrides, same config) is not simulated again; false recomputes every job.
-    resume: bool = True
-    # A study's cost model (keys in cxsim.apps.simulate.OBJECTIVE_KEYS): when set, the job
-    # returns its cost as a float, which the Optuna sweeper minimises.
-    objective: dict[str, float] | None = None
-    # A what-if study (study=NAME, experiments/): ``headline`` and ``scenarios``, each a
-    # mapping of scenario keys to new values. cxsim-simulate runs the baseline; cxsim-whatif
-    # compares them all.
-    whatif: Any = None
-
-
-@dataclass
-class WhatIfConfig(SimulateConfig):
-    """``cxsim-whatif``'s config: a study's scenarios, the posterior to propagate, the costs."""
-
-    posterior: str | None = None  # posterior.nc of cxsim-fit (or its directory); None: theta
-    draws: int = 200  # posterior draws propagated (at most those in the posterior)
-    force: bool = False  # also use a posterior marked not fit for forecasting
-    cost_per_agent_hour: float = 30.0  # wage and overhead of an agent-hour on duty
-    bot_cost_per_day: float = 0.0  # a bot's cost per day at containment 1 (scales linearly)
-    drivers: bool = False  # also rank levers by their effect on LTV (a tornado plot)
-    driver_step: float = 0.2  # relative size of each lever's move in the driver analysis

@@ -1,6 +1,6 @@
 """The micro-data model: the outcomes model as a PyMC likelihood of observed data.
 
-Likelihood (see :mod:`cxsim.outcomes` and :mod:`cxsim.calibrate.prepare`):
+Likelihood (see :mod:`cxsim.outcomes` and :mod:`cxsim.calibrate.micro.prepare`):
 
 - post-interaction surveys: answered ~ Bernoulli(logistic(r0 + r1*|d_e|)); if answered,
   CES ~ OrderedLogistic(effort_e, ces_cutpoints), CSAT ~ OrderedLogistic(s_e, csat_cutpoints);
@@ -33,36 +33,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from cxsim.calibrate.prepare import Prepared
+from cxsim.calibrate.micro.prepare import Prepared
+from cxsim.spec.config import Priors
 
 FAR = 1e3  # stands for an infinite cutpoint in ordered-logistic probabilities
 EFFORT_TERMS = ("effort_per_step", "effort_per_log_wait", "effort_per_repeat",
                 "effort_per_switch")
-
-
-@dataclass
-class Priors:
-    """Weakly informative priors (their meaning is documented in docs/calibrate.md)."""
-
-    effort_sd: float = 0.5  # HalfNormal scale of each effort weight (effort units per unit)
-    resolved_sd: float = 3.0  # HalfNormal scale of resolved_bonus
-    effort_weight_sd: float = 1.0  # HalfNormal scale of effort_weight
-    ttr_sd: float = 1.0  # HalfNormal scale of ttr_weight and survey_fatigue
-    base_sd: float = 1.0  # Normal sd of a segment baseline around the anchor's
-    cutpoint_sd: float = 3.0  # Normal sd of the first cutpoint of an answer scale
-    gap_median: float = 0.8  # median gap between neighbouring cutpoints (logits)
-    gap_sd: float = 0.75  # LogNormal sd of a gap
-    nps_slope_sd: float = 3.0
-    moment_sd: float = 0.75  # LogNormal sd of moment weights (log scale; 1 = ordinary)
-    memory_a: float = 2.0  # Beta(a, b) on memory
-    memory_b: float = 2.0
-    response_base_mu: float = -2.0
-    response_base_sd: float = 2.0
-    response_extremity_sd: float = 2.0
-    churn_mu: float = -3.0  # logit of leaving per period: about 5%
-    churn_mu_sd: float = 1.5
-    churn_between_sd: float = 0.5  # HalfNormal scale of the spread between segments
-    churn_relationship_sd: float = 2.0
 
 
 def _softplus(pt, x):

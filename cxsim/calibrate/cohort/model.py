@@ -1,12 +1,14 @@
 """Cohort retention: the sBG model of Fader & Hardie (2007) fitted with PyMC, and projections.
 
-Data: a CSV with columns ``cohort,period,surviving`` (see :func:`load_cohorts`); the two
-published cohorts of Fader & Hardie (2007, Table 1) ship as :data:`FADER_HARDIE_2007`.
+Data: a frame with columns ``cohort,period,surviving`` (:func:`cxsim.data.load_cohorts`; the
+two published cohorts of Fader & Hardie (2007, Table 1) ship as
+:data:`cxsim.data.FADER_HARDIE_2007`).
 
-Model (:func:`build_model`), for each cohort c independently::
+Model (:func:`build_model`), for each cohort c independently (likelihood of
+:mod:`cxsim.calibrate.cohort.sbg`)::
 
     log alpha_c ~ Normal(0, prior_sd),   log beta_c ~ Normal(0, prior_sd)   (prior_sd = 3)
-    counts of cohort c ~ sBG(alpha_c, beta_c)       (likelihood of :mod:`cxsim.calibrate.sbg`)
+    counts of cohort c ~ sBG(alpha_c, beta_c)
 
 What the priors mean: on the log scale they are nearly flat over the range that matters
 (the density at log alpha = +-3, i.e. alpha = 0.05 or 20, is 0.61 of its peak), so they are
@@ -14,184 +16,37 @@ close to the scale-free p(alpha) proportional to 1/alpha, softly cut to alpha, b
 [0.003, 360] (95%). They say nothing of the mean churn probability E(theta) = alpha / (alpha +
 beta) or of the polarisation 1 / (alpha + beta + 1) beyond that: with hundreds of customers
 per cohort the likelihood decides. ``map`` in the summary is the maximum of the exact
-likelihood (:func:`cxsim.calibrate.sbg.fit_mle`), i.e. the posterior mode under flat priors on
-(log alpha, log beta), computed by optimisation, not from the draws.
+likelihood (:func:`cxsim.calibrate.cohort.sbg.fit_mle`), i.e. the posterior mode under flat
+priors on (log alpha, log beta), computed by optimisation, not from the draws.
 
 Sampler: PyMC's own NUTS (``nuts_sampler="pymc"``), asked for explicitly so that installing
-nutpie does not silently change it. Measured on the two published cohorts (7 years), 4 chains
-x (1000 tune + 1000 draws), 2 cores, PyMC 6.4: PyMC NUTS 5.5 s with a warm PyTensor cache
-(20.5 s cold), min bulk ESS 1760, ~320 ESS/s; nutpie 0.16.11 9.5 s warm or cold (its numba
-build is not cached), min bulk ESS 1043, ~110 ESS/s. A 4-parameter model is all overhead, and
-PyMC's is the smaller; nutpie is also not a dependency of cxsim.
+nutpie does not silently change it: on a 4-parameter model it was measured faster than nutpie
+(docs/calibrate.md, "Cohort retention").
 
 Projections are of *expected* counts n_0 S(t) (parameter uncertainty only, no binomial noise),
 posterior mean and 94% HDI (:func:`cxsim.metrics.hdi`) per period, with the retention rate
-r_t and the discounted expected residual lifetime (DERL, :func:`cxsim.calibrate.sbg.derl`).
+r_t and the discounted expected residual lifetime (DERL, :func:`cxsim.calibrate.cohort.sbg.derl`).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cxsim import metrics
-from cxsim.calibrate import sbg
+from cxsim.calibrate.cohort import sbg
 from cxsim.calibrate.diagnostics import diagnose
-from cxsim.data.csvio import decode
-from cxsim.data.errors import DataError
 
 if TYPE_CHECKING:
     import pymc as pm
     import xarray as xr
 
-__all__ = ["FADER_HARDIE_2007", "build_model", "fit_cohorts", "load_cohorts",
-           "sample_posterior", "summarize"]
+__all__ = ["build_model", "cohort_counts", "fit_cohorts", "sample_posterior", "summarize"]
 
-FADER_HARDIE_2007 = Path(__file__).parent / "data" / "fader_hardie_2007.csv"
-COLUMNS = ("cohort", "period", "surviving")
 PRIOR_SD = 3.0
 SAMPLER = "pymc"
-_INT = re.compile(r"[+-]?\d{1,18}(?:\.0*)?")  # "7" or "7.0" (a float-typed export)
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-# --- loading --------------------------------------------------------------------------------
-
-
-def _records(file: str, text: str) -> list[tuple[int, list[str]]]:
-    """(first line, fields) of each non-blank CSV record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    out, start = [], 1
-    try:
-        for rec in reader:
-            if rec and not (len(rec) == 1 and not rec[0].strip()):
-                out.append((start, rec))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise DataError(file, f"malformed CSV in the record starting here: {exc}",
-                        row=start) from None
-    return out
-
-
-def _header(file: str, line: int, fields: list[str]) -> dict[str, int]:
-    names = [f.strip() for f in fields]
-    for i, n in enumerate(names):
-        if n in names[:i]:
-            raise DataError(file, "duplicate column in the header", row=line, column=n, value=n)
-    for n in names:
-        if n not in COLUMNS:
-            raise DataError(file, "unknown column (expected: cohort, period, surviving)",
-                            row=line, column=n, value=n)
-    for n in COLUMNS:
-        if n not in names:
-            raise DataError(file, "missing column in the header", row=line, column=n)
-    return {n: names.index(n) for n in COLUMNS}
-
-
-def _int(file: str, line: int, column: str, text: str) -> int:
-    s = text.strip()
-    if not s:
-        raise DataError(file, "missing value", row=line, column=column, value=text)
-    if not _INT.fullmatch(s):
-        reason = "must be an integer" if _NUMBER.fullmatch(s) else "not a number"
-        raise DataError(file, reason, row=line, column=column, value=text)
-    value = int(s.split(".")[0])
-    if value < 0:
-        raise DataError(file, "must be >= 0", row=line, column=column, value=text)
-    return value
-
-
-def _check_cohort(file: str, name: str, rows: list[tuple[int, int, int, str, str]]
-                  ) -> list[DataError]:
-    """Problems of one cohort's rows (line, period, surviving, period text, surviving text)."""
-    rows = sorted(rows, key=lambda r: r[1])
-    line, period, n, ptext, ntext = rows[0]
-    if period != 0:
-        return [DataError(file, f"cohort {name} has no period 0 (its size); its periods start "
-                          f"at {period}", row=line, column="period", value=ptext)]
-    problems = []
-    if n == 0:
-        problems.append(DataError(file, f"cohort {name}: the size (period 0) must be > 0",
-                                  row=line, column="surviving", value=ntext))
-    if len(rows) == 1:
-        problems.append(DataError(file, f"cohort {name} has only period 0: at least period 1 "
-                                  "is needed to fit it", row=line, column="period", value=ptext))
-    for prev, cur in zip(rows, rows[1:], strict=False):
-        if cur[1] != prev[1] + 1:
-            problems.append(DataError(file, f"gap in the periods of cohort {name}: period "
-                                      f"{prev[1] + 1} is missing", row=cur[0], column="period",
-                                      value=cur[3]))
-        elif cur[2] > prev[2]:
-            problems.append(DataError(file, f"surviving must not increase: cohort {name} has "
-                                      f"{prev[2]} at period {prev[1]} (line {prev[0]})",
-                                      row=cur[0], column="surviving", value=cur[4]))
-    return problems
-
-
-def load_cohorts(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a cohort survival file: columns ``cohort,period,surviving`` (any order).
-
-    ``surviving`` at period 0 is the cohort size (> 0); later periods count the customers still
-    active; periods run 0, 1, 2, ... without gaps; counts are non-negative integers and never
-    increase. Rows may come in any order; one or more cohorts. Returns a frame with columns
-    ``cohort`` (str), ``period``, ``surviving`` (int64), sorted by cohort (in order of first
-    appearance) and period. A bad file raises one :class:`cxsim.data.DataError` naming the
-    file, line, column and value: the first bad header or cell in file order; failing those,
-    the earliest line where a cohort's structure breaks (no period 0, a gap, a rise).
-
-    >>> frame = load_cohorts(FADER_HARDIE_2007)
-    >>> frame.shape, frame.groupby("cohort", sort=False)["surviving"].last().to_dict()
-    ((26, 3), {'regular': 173, 'high_end': 394})
-    """
-    file = os.fspath(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(file, f"cannot read the file: {exc.strerror or exc}") from None
-    records = _records(file, decode(file, raw))
-    if not records:
-        raise DataError(file, "empty file: no header row")
-    index = _header(file, *records[0])
-    width, seen = len(records[0][1]), {}
-    cohorts: dict[str, list[tuple[int, int, int, str, str]]] = {}
-    for line, rec in records[1:]:
-        if len(rec) != width:
-            short = len(rec) < width
-            names = sorted(index, key=index.get)
-            raise DataError(file, f"row has {len(rec)} fields, the header has {width}",
-                            row=line, column=names[len(rec)] if short else None,
-                            value=None if short else rec[width])
-        name = rec[index["cohort"]].strip()
-        if not name:
-            raise DataError(file, "missing cohort name", row=line, column="cohort",
-                            value=rec[index["cohort"]])
-        ptext, ntext = rec[index["period"]], rec[index["surviving"]]
-        period = _int(file, line, "period", ptext)
-        n = _int(file, line, "surviving", ntext)
-        if (name, period) in seen:
-            raise DataError(file, f"duplicate row for cohort {name}, period {period} (first at "
-                            f"line {seen[name, period]})", row=line, column="period", value=ptext)
-        seen[name, period] = line
-        cohorts.setdefault(name, []).append((line, period, n, ptext, ntext))
-    if not cohorts:
-        raise DataError(file, "no data rows after the header")
-    problems = [p for name, rows in cohorts.items() for p in _check_cohort(file, name, rows)]
-    if problems:
-        raise min(problems, key=lambda p: (p.row, COLUMNS.index(p.column or "cohort")))
-    frame = pd.DataFrame(
-        [(name, p, n) for name, rows in cohorts.items() for _, p, n, _, _ in rows],
-        columns=list(COLUMNS),
-    )
-    frame["order"] = frame["cohort"].map({c: i for i, c in enumerate(cohorts)})
-    frame = frame.sort_values(["order", "period"]).drop(columns="order")
-    return frame.astype({"period": "int64", "surviving": "int64"}).reset_index(drop=True)
 
 
 def cohort_counts(frame: pd.DataFrame) -> dict[str, np.ndarray]:

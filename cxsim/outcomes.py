@@ -28,11 +28,11 @@ np.float64(1.0)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit
-
-from cxsim.metrics import nps_from_probs
 
 Array = NDArray[np.float64]
 
@@ -88,12 +88,18 @@ def nps_probs(relationship: ArrayLike, slope: ArrayLike, cutpoints: ArrayLike) -
     return ordinal_probs(np.multiply(slope, relationship), cutpoints)
 
 
-def expected_nps(relationship: ArrayLike, slope: ArrayLike, cutpoints: ArrayLike,
-                 axis: int = -1) -> Array:
-    """NPS everyone would give, in expectation: the mean along ``axis`` of the customers of
-    each one's expected NPS (:func:`cxsim.metrics.nps_from_probs` of their answer
-    distribution)."""
-    return np.mean(nps_from_probs(nps_probs(relationship, slope, cutpoints)), axis=axis)
+def expected_figure(latent: ArrayLike, cutpoints: ArrayLike,
+                    figure: Callable[[Array], Array], axis: int = -1) -> Array:
+    """A survey figure everyone would give, in expectation: the mean along ``axis`` of each
+    one's ``figure`` (a KPI of an answer distribution, e.g.
+    :func:`cxsim.metrics.nps_from_probs`) of their ordered-logistic answers on ``latent``.
+
+    >>> from cxsim.metrics import nps_from_probs
+    >>> cuts = [-4.5, -3.8, -3.2, -2.6, -2.0, -1.4, -0.6, 0.2, 0.9, 2.2]
+    >>> expected_figure(np.array([[0.0]]), cuts, nps_from_probs).round(2).tolist()
+    [-6.53]
+    """
+    return np.mean(figure(ordinal_probs(latent, cutpoints)), axis=axis)
 
 
 def response_prob(signal: ArrayLike, center: ArrayLike, base: ArrayLike,

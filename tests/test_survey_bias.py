@@ -1,4 +1,4 @@
-"""Non-response bias: who answers a survey shapes the NPS a team sees (DOMAIN.md, 003).
+"""Non-response bias: who answers a survey shapes the NPS a team sees (docs/domain.md).
 
 The surveyed NPS is compared with the population NPS (what every active customer would answer,
 in expectation) replication by replication. Allowances are Student-t quantiles over the

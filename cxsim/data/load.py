@@ -33,10 +33,11 @@ from cxsim.data.schemas import (
     surveys_schema,
 )
 from cxsim.fileio import atomic_write_text
+from cxsim.metrics import KPIS
+from cxsim.spec.kinds import EPISODE_OUTCOMES, MINUTES_PER_MONTH, QUESTIONS, RESOLVED
 
 __all__ = ["DataError", "ObservedData", "load_observed", "observed_metrics", "write_observed"]
 
-MIN_PER_30_DAYS = 30 * 24 * 60.0
 
 
 @dataclass
@@ -203,8 +204,9 @@ def _ints(s: pd.Series) -> np.ndarray:
 def observed_metrics(data: ObservedData) -> dict[str, float | None]:
     """KPIs measured on the observed data, as plain floats (None where undefined).
 
-    nps: NPS (-100..100) of answered periodic surveys; ces: mean CES of answered
-    post-interaction surveys; csat: CSAT (0..100, positive = 4 or 5); survey_response_rate:
+    One figure per survey question, of the surveys of its kind that answered it (nps: NPS
+    of answered periodic surveys; ces: mean CES and csat: CSAT of answered post-interaction
+    surveys; cxsim.metrics.KPIS gives each formula); survey_response_rate:
     answered / sent; churn_rate: churns per customer per 30 days of exposure (from start to
     churn or censoring); retention: share of customers active at censoring;
     revenue_per_customer; fcr: share of episodes resolved with one contact; mean_wait: mean
@@ -212,22 +214,23 @@ def observed_metrics(data: ObservedData) -> dict[str, float | None]:
     """
     s, e, c = data.surveys, data.episodes, data.customers
     answered = s["answered"].to_numpy() == 1
-    periodic = answered & (s["kind"] == "periodic").to_numpy()
-    post = answered & (s["kind"] == "post_interaction").to_numpy()
     churned = c["churn_min"].notna().to_numpy()
     exposure = float((c["churn_min"].fillna(c["censored_min"]) - c["start_min"]).sum())
     n_cust = len(c)
+    surveys = {}
+    for q in QUESTIONS.values():
+        rows = answered & (s["kind"] == q.kind).to_numpy()
+        surveys[q.name] = _num(KPIS[q.name].from_answers(_ints(s.loc[rows, q.name])))
     return {
-        "nps": _num(metrics.nps(_ints(s.loc[periodic, "nps"]))),
-        "ces": _num(metrics.mean_ces(_ints(s.loc[post, "ces"]))),
-        "csat": _num(metrics.csat(_ints(s.loc[post, "csat"]))),
+        **surveys,
         "survey_response_rate": _num(answered.mean()) if len(s) else None,
-        "churn_rate": float(churned.sum()) / (exposure / MIN_PER_30_DAYS) if exposure > 0
+        "churn_rate": float(churned.sum()) / (exposure / MINUTES_PER_MONTH) if exposure > 0
         else None,
         "retention": _num(1.0 - metrics.churn_rate(int(churned.sum()), n_cust)) if n_cust
         else None,
         "revenue_per_customer": _num(c["revenue"].mean()) if n_cust else None,
-        "fcr": _num(metrics.fcr(((e["outcome"] == "resolved") & (e["contacts"] == 1))
+        "fcr": _num(metrics.fcr(((e["outcome"] == EPISODE_OUTCOMES[RESOLVED])
+                                 & (e["contacts"] == 1))
                                 .to_numpy(dtype=bool))),
         "mean_wait": _num(e["wait_min"].mean()) if len(e) else None,
         "needs": float(len(e)),

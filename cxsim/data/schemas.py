@@ -14,12 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from cxsim.spec.kinds import BOT_STATES, EPISODE_OUTCOMES, PERIODIC, POST_INTERACTION, SURVEY_KINDS
+from cxsim.spec.kinds import (
+    BOT_STATES,
+    CORE_QUESTIONS,
+    EPISODE_OUTCOMES,
+    PERIODIC,
+    POST_INTERACTION,
+    QUESTIONS,
+    SURVEY_KINDS,
+)
 
 CUSTOMERS, EPISODES, SURVEYS, TRUTH = "customers.csv", "episodes.csv", "surveys.csv", "truth.json"
 COHORTS = "cohorts"  # a cohort survival file (any name): cohort,period,surviving
@@ -46,7 +55,38 @@ class Field:
         return {"float": "float64", "str": "str"}[self.kind]
 
 
-FIELDS: dict[str, tuple[Field, ...]] = {
+class _Tables(dict):
+    """Tables by file: fixed ones, and the surveys' (``SURVEYS``), made when asked for from
+    ``make``, so that a survey question registered later has its column and rules."""
+
+    def __init__(self, fixed: dict, make: Callable[[], Any]) -> None:
+        super().__init__(fixed)
+        self._make = make
+
+    def __getitem__(self, key: str) -> Any:
+        return self._make() if key == SURVEYS else super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key == SURVEYS or super().__contains__(key)
+
+
+SURVEY_BASE = (
+    Field("survey_id", "int", unique=True),
+    Field("customer_id", "int"),
+    Field("episode_id", "int", required=False),
+    Field("kind", "str", allowed=SURVEY_KINDS),
+    Field("sent_min", "float", ge=0),
+    Field("answered", "flag"),
+)
+
+
+def _survey_fields() -> tuple[Field, ...]:
+    """Who was asked, when, answered or not; then one column per survey question."""
+    return (*SURVEY_BASE, *(Field(q.name, "int", required=False, ge=q.scale[0], le=q.scale[1])
+                            for q in QUESTIONS.values()))
+
+
+FIELDS: dict[str, tuple[Field, ...]] = _Tables({
     CUSTOMERS: (
         Field("customer_id", "int", unique=True),
         Field("segment", "str"),
@@ -75,23 +115,12 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("outcome", "str", allowed=EPISODE_OUTCOMES),
         Field("ttr_min", "float", required=False, ge=0),
     ),
-    SURVEYS: (
-        Field("survey_id", "int", unique=True),
-        Field("customer_id", "int"),
-        Field("episode_id", "int", required=False),
-        Field("kind", "str", allowed=SURVEY_KINDS),
-        Field("sent_min", "float", ge=0),
-        Field("answered", "flag"),
-        Field("nps", "int", required=False, ge=0, le=10),
-        Field("ces", "int", required=False, ge=1, le=7),
-        Field("csat", "int", required=False, ge=1, le=5),
-    ),
     COHORTS: (
         Field("cohort", "str"),
         Field("period", "int", ge=0),
         Field("surviving", "int", ge=0),  # at period 0: the cohort's size
     ),
-}
+}, _survey_fields)
 
 Ok = Callable[[pd.DataFrame], pd.Series]
 
@@ -121,6 +150,15 @@ def _empty(col: str) -> Ok:
     return lambda d: d[col].isna()
 
 
+def _has_if_asked(col: str, kind: str) -> Ok:
+    """Filled, unless no answered survey of ``kind`` holds the column (not asked)."""
+    def ok(d: pd.DataFrame) -> pd.Series:
+        answered = (d["answered"] == 1) & (d["kind"] == kind)
+        asked = d.loc[answered, col].notna().any() or col in CORE_QUESTIONS
+        return d[col].notna() | (not asked)
+    return ok
+
+
 def _answered(kind: str | None = None) -> Ok:
     return lambda d: (d["answered"] == 1) & (True if kind is None else d["kind"] == kind)
 
@@ -132,22 +170,23 @@ def _survey_rules() -> list[Rule]:
         Rule("episode_id", f"must be empty for a {periodic} survey",
              _if(_kind(periodic), _empty("episode_id"))),
     ]
-    for col in ("nps", "ces", "csat"):
+    for col in QUESTIONS:
         rules.append(Rule(col, "must be empty for an unanswered survey (answered = 0)",
                           _if(lambda d: d["answered"] == 0, _empty(col))))
-    rules.append(Rule("nps", f"required for an answered {periodic} survey",
-                      _if(_answered(periodic), _has("nps"))))
-    rules.append(Rule("nps", f"must be empty for a {post} survey (NPS is asked periodically)",
-                      _if(_kind(post), _empty("nps"))))
-    for col in ("ces", "csat"):
-        rules.append(Rule(col, f"required for an answered {post} survey",
-                          _if(_answered(post), _has(col))))
-        rules.append(Rule(col, f"must be empty for a {periodic} survey (asked after an episode)",
-                          _if(_kind(periodic), _empty(col))))
+    for q in QUESTIONS.values():
+        other = periodic if q.kind == post else post
+        why = (f"{q.name.upper()} is asked periodically" if q.kind == periodic
+               else "asked after an episode")
+        # Required when answered, if the scenario asked it: a survey kind asks a question
+        # either of every answered survey or of none in the file.
+        rules.append(Rule(q.name, f"required for an answered {q.kind} survey",
+                          _if(_answered(q.kind), _has_if_asked(q.name, q.kind))))
+        rules.append(Rule(q.name, f"must be empty for a {other} survey ({why})",
+                          _if(_kind(other), _empty(q.name))))
     return rules
 
 
-RULES: dict[str, list[Rule]] = {
+RULES: dict[str, list[Rule]] = _Tables({
     CUSTOMERS: [
         Rule("churn_min", "must be >= start_min",
              lambda d: d["churn_min"].isna() | (d["churn_min"] >= d["start_min"])),
@@ -164,9 +203,8 @@ RULES: dict[str, list[Rule]] = {
         Rule("ttr_min", "required when outcome is resolved",
              _if(lambda d: d["outcome"] == "resolved", _has("ttr_min"))),
     ],
-    SURVEYS: _survey_rules(),
     COHORTS: [],
-}
+}, _survey_rules)
 
 
 def _range_checks(f: Field) -> list[pa.Check]:

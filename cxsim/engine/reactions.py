@@ -15,20 +15,31 @@ import math
 import numpy as np
 import pandas as pd
 
-from cxsim import metrics, outcomes
+from cxsim import outcomes
 from cxsim.engine.streams import generator
+from cxsim.metrics import KPIS
 from cxsim.spec import Scenario
 from cxsim.spec.kinds import (
+    CORE_QUESTIONS,
     DAYS_PER_MONTH,
     MINUTES_PER_DAY,
     MINUTES_PER_HOUR,
     MINUTES_PER_MONTH,
     PERIODIC,
     POST_INTERACTION,
+    QUESTIONS,
+    Question,
+    questions,
 )
 
-SURVEY_COLUMNS = ("survey_id", "customer_id", "episode_id", "kind", "sent_min", "answered",
-                  "nps", "ces", "csat")
+SURVEY_BASE = ("survey_id", "customer_id", "episode_id", "kind", "sent_min", "answered")
+# NPS, CES and CSAT answers come from the reactions stream, as they always have; any other
+# question draws from a stream of its own, so that asking it changes no other number.
+
+
+def survey_columns() -> tuple[str, ...]:
+    """The columns of the survey records: who, when, answered, then one per question."""
+    return (*SURVEY_BASE, *QUESTIONS)
 # Buffered episode fields, in order.
 FEATURES = ("t_end", "episode", "customer", "segment", "reason", "resolved", "wait", "steps",
             "repeats", "switches", "t0")
@@ -56,16 +67,24 @@ class Reactions:
         self.revenue = np.zeros(n)
         self.value = np.zeros(n)
         self.gen = generator(s.seed, rep, "reactions")
+        # The questions this scenario asks (those with cutpoints), by survey kind.
+        self.asked = {kind: [(q, b.cutpoints_of(q.name)) for q in questions(kind)
+                             if b.cutpoints_of(q.name) is not None]
+                      for kind in (POST_INTERACTION, PERIODIC)}
+        self.own_stream = {q.name: generator(s.seed, rep, f"question:{q.name}")
+                           for q in QUESTIONS.values() if q.name not in CORE_QUESTIONS}
         self.buffer: list[tuple] = []
-        self.surveys: dict[str, list] = {c: [] for c in SURVEY_COLUMNS}
+        self.surveys: dict[str, list] = {c: [] for c in survey_columns()}
         self.period = b.churn_period_days * MINUTES_PER_DAY
         self.next_check = self.period
         self.periods_billed = 0
         self.end = s.horizon * MINUTES_PER_DAY
         self.lo = s.warmup * MINUTES_PER_DAY
         self.sums = {"episodes": 0.0, "satisfaction": 0.0, "effort": 0.0}
-        # Per periodic round: expected NPS of everyone, of respondents, and how many customers.
-        self.population_nps: list[tuple[float, float, int]] = []
+        # Per periodic question and round: its expected figure over everyone, over the
+        # respondents, and how many customers.
+        self.population: dict[str, list[tuple[float, float, int]]] = {
+            q.name: [] for q, _ in self.asked[PERIODIC]}
         self._bill(0.0)
 
     # -- engine hooks ---------------------------------------------------------------------
@@ -129,16 +148,35 @@ class Reactions:
         self.sums["episodes"] += inside.sum()
         self.sums["satisfaction"] += sat[inside].sum()
         self.sums["effort"] += eff[inside].sum()
-        u = self.gen.random((4, cust.size))
+        asked = self.asked[POST_INTERACTION]
+        u = self.gen.random((2 + sum(q.name in CORE_QUESTIONS for q, _ in asked), cust.size))
         sent = u[0] < b.post_survey_prob
         if not sent.any():
             return
         p = outcomes.response_prob(sat, self.base[seg], b.response_base, b.response_extremity)
         answered = sent & (u[1] < p)
-        ces = 1 + outcomes.ordinal_draw(eff, b.ces_cutpoints, u[2])
-        csat = 1 + outcomes.ordinal_draw(sat, b.csat_cutpoints, u[3])
+        answers = self._answers(asked, {"effort": eff, "satisfaction": sat}, u[2:], cust.size)
         self._record(POST_INTERACTION, cust[sent], e["episode"][sent], e["t_end"][sent],
-                     answered[sent], ces=ces[sent], csat=csat[sent])
+                     answered[sent], **{k: v[sent] for k, v in answers.items()})
+
+    def _answers(self, asked: list[tuple[Question, list[float]]], latents: dict,
+                 core_u: np.ndarray, n: int, keep: np.ndarray | None = None
+                 ) -> dict[str, np.ndarray]:
+        """Each asked question's answers: an ordered-logistic draw on its latent, by inversion
+        of uniforms (NPS, CES, CSAT: rows of ``core_u``; others: their own stream, ``n`` a
+        round, ``keep`` those that are used)."""
+        out, row = {}, 0
+        for q, cuts in asked:
+            if q.name in CORE_QUESTIONS:
+                u, row = core_u[row], row + 1
+            else:
+                u = self.own_stream[q.name].random(n)
+                u = u if keep is None else u[keep]
+            latent = latents[q.latent]
+            if q.slope is not None:
+                latent = getattr(self.b, q.slope) * latent
+            out[q.name] = q.scale[0] + outcomes.ordinal_draw(latent, cuts, u)
+        return out
 
     def _fatigue_at(self, cust: np.ndarray, t: np.ndarray) -> np.ndarray:
         tau = self.b.fatigue_days * MINUTES_PER_DAY
@@ -156,7 +194,7 @@ class Reactions:
         sv["kind"].extend([kind] * cust.size)
         sv["sent_min"].extend(np.broadcast_to(t, cust.shape).tolist())
         sv["answered"].extend(answered.astype(int).tolist())
-        for name in ("nps", "ces", "csat"):
+        for name in QUESTIONS:
             if name in scores:
                 sv[name].extend(np.where(answered, scores[name], -1).tolist())
             else:
@@ -169,18 +207,23 @@ class Reactions:
             return
         rel, seg = self.relationship[act], self.segment[act]
         p = outcomes.response_prob(rel, self.base[seg], b.response_base, b.response_extremity)
-        net = outcomes.expected_nps(rel[:, None], b.nps_slope, b.nps_cutpoints)
-        # What everyone would answer, and what the respondents are expected to answer.
-        self.population_nps.append((float(net.mean()), float((net * p).sum() / p.sum()),
-                                    act.size))
+        asked = self.asked[PERIODIC]
+        for q, cuts in asked:
+            # What everyone would answer, and what the respondents are expected to answer.
+            slope = 1.0 if q.slope is None else getattr(b, q.slope)
+            each = outcomes.expected_figure(np.multiply(slope, rel[:, None]), cuts,
+                                            KPIS[q.name].from_probs)
+            self.population[q.name].append((float(each.mean()),
+                                            float((each * p).sum() / p.sum()), act.size))
         # One draw per customer, active or not, so that scenarios stay aligned (common random
         # numbers) even when different customers have left.
-        u = self.gen.random((3, self.segment.size))[:, act]
+        n = self.segment.size
+        u = self.gen.random((2 + sum(q.name in CORE_QUESTIONS for q, _ in asked), n))[:, act]
         sent = u[0] < b.periodic_survey_share
         answered = sent & (u[1] < p)
-        nps = outcomes.ordinal_draw(b.nps_slope * rel, b.nps_cutpoints, u[2])
+        answers = self._answers(asked, {"relationship": rel}, u[2:], n, keep=act)
         self._record(PERIODIC, act[sent], None, np.full(sent.sum(), t), answered[sent],
-                     nps=nps[sent])
+                     **{k: v[sent] for k, v in answers.items()})
 
     def _churn(self, t: float) -> None:
         act = np.flatnonzero(self.active)
@@ -202,7 +245,7 @@ class Reactions:
         df = pd.DataFrame({c: np.asarray(v) if c != "episode_id" else v
                            for c, v in self.surveys.items()})
         df["episode_id"] = pd.array(df["episode_id"], dtype="Int64")
-        for name in ("nps", "ces", "csat"):
+        for name in QUESTIONS:
             df[name] = df[name].astype("Int64").mask(df[name] < 0)
         return df
 
@@ -220,19 +263,26 @@ class Reactions:
         """This replication's outcome figures (surveyed and true)."""
         sv = self.survey_frame()
         ans = sv[sv["answered"] == 1]
-        post, periodic = ans[ans["kind"] == POST_INTERACTION], ans[ans["kind"] == PERIODIC]
         n = self.segment.size
         exposure = (np.where(np.isnan(self.churn_min), self.end, self.churn_min).sum()
                     / MINUTES_PER_MONTH)
-        pop = self.population_nps
-        return {
+        figures = {
             "satisfaction": _div(self.sums["satisfaction"], self.sums["episodes"]),
             "effort": _div(self.sums["effort"], self.sums["episodes"]),
-            "nps": metrics.nps(periodic["nps"].to_numpy(int)) if len(periodic) else math.nan,
-            "nps_population": _weighted([(v, w) for v, _, w in pop]),
-            "nps_respondents_expected": _weighted([(v, w) for _, v, w in pop]),
-            "csat": metrics.csat(post["csat"].to_numpy(int)) if len(post) else math.nan,
-            "ces": metrics.mean_ces(post["ces"].to_numpy(int)) if len(post) else math.nan,
+        }
+        for kind in (PERIODIC, POST_INTERACTION):
+            answers = ans[ans["kind"] == kind]
+            for q, _ in self.asked[kind]:
+                # The respondents' figure, and for a periodic question everyone's.
+                x = answers[q.name].to_numpy(int)
+                figures[q.name] = KPIS[q.name].from_answers(x) if len(x) else math.nan
+                if kind == PERIODIC:
+                    pop = self.population[q.name]
+                    figures[f"{q.name}_population"] = _weighted([(v, w) for v, _, w in pop])
+                    figures[f"{q.name}_respondents_expected"] = _weighted(
+                        [(v, w) for _, v, w in pop])
+        return {
+            **figures,
             "survey_response_rate": _div(len(ans), len(sv)),
             "churn_rate": _div(float(np.isfinite(self.churn_min).sum()), exposure),
             "retention": float(self.active.sum() / n),

@@ -13,7 +13,7 @@ import numpy as np
 
 from cxsim.engine.run import ReplicationResult
 from cxsim.engine.stats import FIELDS
-from cxsim.metrics import mean_ci
+from cxsim.metrics import derived, mean_ci
 from cxsim.spec import Scenario
 from cxsim.spec.kinds import HOURS_PER_DAY, KINDS
 
@@ -121,11 +121,12 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
         "warmup_days": s.warmup,
         "seed": s.seed,
     }
-    doc.update(_summarise(pooled(live)) if live.any() else {})
+    top = pooled(live) if live.any() else {}
     if results[0].outcome_figures is not None:
-        keys = results[0].outcome_figures
-        doc.update(_summarise({k: np.array([r.outcome_figures[k] for r in results])
-                               for k in keys}))
+        top.update({k: np.array([r.outcome_figures[k] for r in results])
+                    for k in results[0].outcome_figures})
+    top.update(derived(top))  # registered KPIs of these figures, per replication
+    doc.update(_summarise(top))
     totals = {
         k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals
     }

@@ -1,18 +1,23 @@
 """Moments that matter: which levers move lifetime value most.
 
-Each touchpoint offers its natural levers — containment of a bot or self-service, agents of a
-staffed queue, first-contact resolution — plus the context passed at handoffs and the steps
-of each procedure. Every lever is moved down and up by ``step`` (relative; shares by
-``step`` of their room to 0 or 1) from the baseline, one at a time, and the scenario is
-simulated with common random numbers; the LTV change per customer, propagated over the
-draws, ranks the levers (a tornado plot in :mod:`cxsim.plots.whatif`).
+A *lever* (:class:`Lever`, registered in :data:`LEVERS`) says what it applies to — each
+touchpoint, each journey, or the handoffs — and how it moves a scenario by a signed relative
+step. The registered ones: containment of a bot or self-service, agents of a staffed queue,
+first-contact resolution, the context passed at handoffs and the steps of each procedure.
+Every lever is moved down and up by ``step`` (relative; shares by ``step`` of their room to 0
+or 1) from the baseline, one at a time, and the scenario is simulated with common random
+numbers; the LTV change per customer, propagated over the draws, ranks the levers (a tornado
+plot in :mod:`cxsim.plots.whatif`). A new lever is one :func:`register_lever` call
+(docs/extending.md).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,8 +25,33 @@ import pandas as pd
 from cxsim.forecast.propagate import Draws
 from cxsim.forecast.run import simulate_scenario
 from cxsim.spec import Scenario, SpecError, validate
+from cxsim.spec.kinds import KINDS
 
 Change = Callable[[Scenario, float], Scenario]  # (baseline, signed relative step) -> scenario
+SCOPES = ("touchpoint", "handoffs", "journey")  # in the order the levers are listed
+
+
+@dataclass(frozen=True)
+class Lever:
+    """A way to change a scenario by a signed relative step: ``move(s, step, name)`` for each
+    touchpoint or journey ``name`` it ``applies`` to (a Touchpoint or a Journey -> bool), or
+    ``move(s, step, None)`` once for the ``handoffs``. Listed as ``"<name>: <label>"``."""
+
+    label: str
+    scope: str
+    move: Callable[[Scenario, float, str | None], Scenario]
+    applies: Callable[[Any], bool] = lambda _: True
+
+
+LEVERS: dict[str, Lever] = {}
+
+
+def register_lever(lever: Lever) -> Lever:
+    """Add (or replace) a lever: the drivers (and any study of levers) move it too."""
+    if lever.scope not in SCOPES:
+        raise ValueError(f"lever {lever.label!r}: scope must be one of {', '.join(SCOPES)}")
+    LEVERS[lever.label] = lever
+    return lever
 
 
 def _share(x: float, step: float) -> float:
@@ -29,14 +59,15 @@ def _share(x: float, step: float) -> float:
     return x + step * (1 - x) if step > 0 else x * (1 + step)
 
 
-def _touchpoint(s: Scenario, name: str, **values: object) -> Scenario:
+def move_touchpoint(s: Scenario, name: str, **values: object) -> Scenario:
+    """``s`` with touchpoint ``name``'s fields replaced by ``values`` (a lever's helper)."""
     tps = dict(s.touchpoints)
     tps[name] = dataclasses.replace(tps[name], **values)
     return dataclasses.replace(s, touchpoints=tps)
 
 
 def _containment(s: Scenario, d: float, name: str) -> Scenario:
-    return _touchpoint(s, name, containment=_share(s.touchpoints[name].containment, d))
+    return move_touchpoint(s, name, containment=_share(s.touchpoints[name].containment, d))
 
 
 def _agents(s: Scenario, d: float, name: str) -> Scenario:
@@ -46,14 +77,14 @@ def _agents(s: Scenario, d: float, name: str) -> Scenario:
 
     shifts = [dataclasses.replace(sh, agents=moved(sh.agents))
               for sh in s.touchpoints[name].shifts]
-    return _touchpoint(s, name, shifts=shifts)
+    return move_touchpoint(s, name, shifts=shifts)
 
 
 def _fcr(s: Scenario, d: float, name: str) -> Scenario:
-    return _touchpoint(s, name, fcr=_share(s.touchpoints[name].fcr, d))
+    return move_touchpoint(s, name, fcr=_share(s.touchpoints[name].fcr, d))
 
 
-def _context(s: Scenario, d: float) -> Scenario:
+def _context(s: Scenario, d: float, name: None = None) -> Scenario:
     h = s.handoffs
     return dataclasses.replace(
         s, handoffs=dataclasses.replace(h, context_carryover=_share(h.context_carryover, d)))
@@ -67,20 +98,30 @@ def _steps(s: Scenario, d: float, name: str) -> Scenario:
     return dataclasses.replace(s, journeys=journeys)
 
 
+for _lever in (
+    Lever("containment", "touchpoint", _containment, lambda tp: KINDS[tp.kind].automated),
+    Lever("agents", "touchpoint", _agents, lambda tp: bool(tp.shifts)),
+    Lever("first-contact resolution", "touchpoint", _fcr, lambda tp: KINDS[tp.kind].assisted),
+    Lever("context carried", "handoffs", _context),
+    Lever("procedure steps", "journey", _steps, lambda j: j.steps > 0),
+):
+    register_lever(_lever)
+
+
 def levers(s: Scenario) -> dict[str, Change]:
-    """The levers of ``s``: name -> how it changes the scenario for a signed step."""
+    """The levers of ``s``: ``"<name>: <label>"`` -> how it changes the scenario for a signed
+    step (each touchpoint's levers, then the handoffs', then each journey's)."""
     out: dict[str, Change] = {}
-    for name, tp in s.touchpoints.items():
-        if tp.kind in ("self_service", "bot"):
-            out[f"{name}: containment"] = partial(_containment, name=name)
-        if tp.shifts:
-            out[f"{name}: agents"] = partial(_agents, name=name)
-        if tp.kind in ("queue", "async", "store"):
-            out[f"{name}: first-contact resolution"] = partial(_fcr, name=name)
-    out["handoffs: context carried"] = _context
-    for name, j in s.journeys.items():
-        if j.steps > 0:
-            out[f"{name}: procedure steps"] = partial(_steps, name=name)
+    targets = {"touchpoint": s.touchpoints, "journey": s.journeys}
+    for scope in SCOPES:
+        if scope == "handoffs":
+            for lever in (v for v in LEVERS.values() if v.scope == scope):
+                out[f"handoffs: {lever.label}"] = partial(lever.move, name=None)
+            continue
+        for name, target in targets[scope].items():
+            for lever in (v for v in LEVERS.values() if v.scope == scope):
+                if lever.applies(target):
+                    out[f"{name}: {lever.label}"] = partial(lever.move, name=name)
     return out
 
 

@@ -41,6 +41,11 @@ METRICS = ("nps_population", "ces_population", "csat_population", "retention", "
            "resolved_rate", "wait_per_need")
 
 
+def metric_names() -> tuple[str, ...]:
+    """The what-if's figures: :data:`METRICS` and the registered KPIs derived from them."""
+    return (*METRICS, *metrics.derived({m: np.zeros(1) for m in METRICS}))
+
+
 @dataclass
 class Draws:
     """Behaviour draws under ``theta_of`` names, each an array (D,), and the anchor of the

@@ -21,7 +21,7 @@ from cxsim.engine import Replication, report
 from cxsim.engine.staffing import staffing_cost
 from cxsim.forecast.propagate import METRICS, Draws, propagate
 from cxsim.forecast.study import Study, scenario_draws
-from cxsim.metrics import improves
+from cxsim.metrics import KPIS, derived, improves
 from cxsim.spec import Scenario, theta_of, with_theta
 
 INTERVAL = (0.05, 0.95)  # the 90% interval reported
@@ -78,12 +78,14 @@ def simulate_scenario(s: Scenario, draws: Draws | None, costs: tuple[float, floa
         if on_replication is not None:
             on_replication()
     figures[:, METRICS.index("staff_cost")] = staff_cost(s, *costs)
+    more = derived({m: figures[:, j] for j, m in enumerate(METRICS)})  # registered KPIs
+    figures = np.column_stack([figures, *more.values()]) if more else figures
     return xr.Dataset(
         {"figures": (("draw", "metric"), figures),
          "retention": (("draw", "period"), retention),
          "weights_ess": (("draw",), ess),
          **{k: ((k[:3],), np.concatenate(v).mean(axis=0)) for k, v in answers.items()}},
-        coords={"draw": np.arange(n), "metric": list(METRICS), "period": check_days,
+        coords={"draw": np.arange(n), "metric": [*METRICS, *more], "period": check_days,
                 "nps": np.arange(11), "ces": np.arange(1, 8)},
     )
 
@@ -136,10 +138,11 @@ def summarise(ds: xr.Dataset) -> dict:
         doc["scenarios"][name] = {}
         for m in ds["metric"].values.tolist():
             d = delta.sel(metric=m).values
-            better = improves(m, d)
+            better = improves(m, d) if KPIS[m].higher_is_better is not None else None
             doc["scenarios"][name][m] = {
                 "delta_mean": _num(d.mean()), "delta_low": _num(np.quantile(d, lo)),
-                "delta_high": _num(np.quantile(d, hi)), "p_improve": _num(better.mean())}
+                "delta_high": _num(np.quantile(d, hi)),
+                "p_improve": None if better is None else _num(better.mean())}
     doc["retention_days"] = ds["period"].values.tolist()
     doc["diagnostics"] = {"min_weights_ess": _num(ds["weights_ess"].min())}
     return doc

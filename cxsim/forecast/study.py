@@ -26,7 +26,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from cxsim.forecast.propagate import METRICS, Draws
+from cxsim.forecast.propagate import Draws, metric_names
 from cxsim.spec import Scenario, SpecError, load_scenario, theta_of
 
 WHATIF_KEYS = ("headline", "scenarios")
@@ -56,12 +56,13 @@ def load_study(cfg: DictConfig) -> Study:
         if key not in WHATIF_KEYS:
             raise SpecError(f"whatif.{key}", block[key], f"unknown key; expected {WHATIF_KEYS}")
     headline = block.get("headline", "ltv")
-    if headline not in METRICS:
+    names = metric_names()
+    if headline not in names:
         hint = (f" ({headline!r} is the respondents' figure: the forecast reports what "
                 f"everyone would answer, {headline}_population)"
-                if f"{headline}_population" in METRICS else "")
+                if f"{headline}_population" in names else "")
         raise SpecError("whatif.headline", headline,
-                        f"must be one of {', '.join(METRICS)}{hint}")
+                        f"must be one of {', '.join(names)}{hint}")
     changes = block.get("scenarios")
     if not isinstance(changes, dict) or not changes:
         raise SpecError("whatif.scenarios", changes,

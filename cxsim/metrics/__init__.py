@@ -17,7 +17,7 @@ Conventions (definitions in docs/domain.md, "How it is measured"):
 from cxsim.metrics.customers import churn_rate, ltv, retention_curve
 from cxsim.metrics.intervals import HDI_PROB, hdi, mean_ci, ratio_ci
 from cxsim.metrics.operations import abandonment_rate, aht, asa, fcr, mean_ttr, service_level
-from cxsim.metrics.registry import KPI, KPIS, improves, register_kpi
+from cxsim.metrics.registry import KPI, KPIS, derived, improves, register_kpi
 from cxsim.metrics.survey import (
     CES_SCALE,
     CSAT_POSITIVE_MIN,
@@ -40,7 +40,8 @@ from cxsim.metrics.survey import (
 __all__ = [
     "CES_SCALE", "CSAT_POSITIVE_MIN", "CSAT_SCALE", "HDI_PROB", "KPI", "KPIS",
     "NPS_DETRACTOR_MAX", "NPS_PROMOTER_MIN", "NPS_SCALE", "abandonment_rate", "aht", "asa",
-    "churn_rate", "csat", "csat_from_cdf", "csat_from_probs", "fcr", "hdi", "improves", "ltv",
+    "churn_rate", "csat", "csat_from_cdf", "csat_from_probs", "derived", "fcr", "hdi",
+    "improves", "ltv",
     "mean_ces", "mean_ces_from_cdf", "mean_ces_from_probs", "mean_ci", "mean_ttr", "nps",
     "nps_from_cdf", "nps_from_counts", "nps_from_probs", "ratio_ci", "register_kpi",
     "retention_curve", "service_level",

@@ -13,16 +13,25 @@ the NPS every customer would give (likewise ``ces``/``ces_population`` and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from cxsim.metrics import survey
 
 
 @dataclass(frozen=True)
 class KPI:
     """A figure: its key, a human ``label``, its ``unit``, which way is better (None: neither
-    way, e.g. a volume), whether it is a share shown as a percentage, and its print digits."""
+    way, e.g. a volume), whether it is a share shown as a percentage, and its print digits.
+
+    A survey figure names its formulas: ``from_answers`` (the answers -> the figure) and
+    ``from_probs`` (an answer distribution (..., K) -> the figure). A derived figure names
+    its ``inputs`` (other KPIs) and ``of`` (their values, per replication or per draw -> its
+    value): the reports compute it wherever its inputs are (docs/extending.md)."""
 
     name: str
     label: str
@@ -30,6 +39,10 @@ class KPI:
     higher_is_better: bool | None
     percent: bool = False
     digits: int = 2
+    from_answers: Callable[..., float] | None = None
+    from_probs: Callable[..., Any] | None = None
+    inputs: tuple[str, ...] = ()
+    of: Callable[..., Any] | None = None
 
     def format(self, x: float | None, sign: bool = False) -> str:
         """``x`` as a person reads it: a share as a percentage, else ``digits`` decimals."""
@@ -57,6 +70,13 @@ def register_kpi(kpi: KPI) -> KPI:
     return kpi
 
 
+def derived(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """The derived KPIs whose inputs are all in ``figures`` (name -> value or array), each
+    computed from them."""
+    return {k.name: k.of(*(figures[i] for i in k.inputs)) for k in KPIS.values()
+            if k.of is not None and k.name not in figures and all(i in figures for i in k.inputs)}
+
+
 def improves(name: str, delta: ArrayLike) -> NDArray[np.bool_]:
     """Whether each change ``delta`` of KPI ``name`` is an improvement."""
     better = KPIS[name].higher_is_better
@@ -69,13 +89,16 @@ def improves(name: str, delta: ArrayLike) -> NDArray[np.bool_]:
 _S, _M, _C = "share", "min", "per customer"
 for _k in (
     # surveys: respondents' figures and what everyone would answer
-    KPI("nps", "NPS, surveyed", "points", True),
+    KPI("nps", "NPS, surveyed", "points", True, from_answers=survey.nps,
+        from_probs=survey.nps_from_probs),
     KPI("nps_population", "NPS, everyone", "points", True),
     KPI("nps_respondents_expected", "NPS respondents would give (model)", "points", True,
         digits=1),
-    KPI("csat", "CSAT, surveyed", "% satisfied", True),
+    KPI("csat", "CSAT, surveyed", "% satisfied", True, from_answers=survey.csat,
+        from_probs=survey.csat_from_probs),
     KPI("csat_population", "CSAT, everyone", "% satisfied", True),
-    KPI("ces", "CES, surveyed", "1-7", False),
+    KPI("ces", "CES, surveyed", "1-7", False, from_answers=survey.mean_ces,
+        from_probs=survey.mean_ces_from_probs),
     KPI("ces_population", "CES, everyone", "1-7", False),
     KPI("survey_response_rate", "survey response rate", _S, None, percent=True),
     KPI("satisfaction", "mean episode satisfaction (latent)", "logit", True),

@@ -1,10 +1,12 @@
 """The vocabulary every room shares: touchpoint kinds and their traits, the codes of how a
-visit and a need end, bot states, survey kinds, days of the week and time units.
+visit and a need end, bot states, survey kinds and their questions, days of the week and time
+units.
 
 One table per touchpoint kind says what it is (:class:`KindTraits`); validation, the engine,
 the reports and the what-if levers read the traits, never a list of kind names. A new kind
 is one :func:`register_kind` call (with its node class, see :func:`cxsim.engine.nodes.register`)
-plus config; ``docs/extending.md`` shows one.
+plus config, a new survey question one :func:`register_question` call (with its KPI) plus its
+cutpoints; ``docs/extending.md`` shows both.
 
 >>> KINDS["queue"].live, KINDS["async"].never_abandons, KINDS["bot"].escalates
 (True, True, True)
@@ -12,6 +14,8 @@ plus config; ``docs/extending.md`` shows one.
 ('queue', 'async', 'store')
 >>> EPISODE_OUTCOMES[GAVE_UP], BOT_STATES[BOT_LOOPED]
 ('gave_up', 'looped')
+>>> [q.name for q in questions(POST_INTERACTION)], QUESTIONS["nps"].scale
+(['ces', 'csat'], (0, 10))
 """
 
 from __future__ import annotations
@@ -110,3 +114,50 @@ BOT_NONE, BOT_CONTAINED, BOT_ESCALATED, BOT_LOOPED = range(len(BOT_STATES))
 
 POST_INTERACTION, PERIODIC = "post_interaction", "periodic"  # after an episode; every round
 SURVEY_KINDS = (POST_INTERACTION, PERIODIC)
+LATENTS = {POST_INTERACTION: ("effort", "satisfaction"), PERIODIC: ("relationship",)}
+
+
+@dataclass(frozen=True)
+class Question:
+    """A survey question: when it is asked (``kind``, a survey kind), its answer ``scale``
+    (lowest, highest), and the latent score of the outcomes model whose ordered-logistic draw
+    the answer is (``latent``: ``effort`` or ``satisfaction`` after an episode, the
+    ``relationship`` periodically), times the behaviour parameter ``slope`` if any. Its
+    cutpoints are ``behaviour.<name>_cutpoints`` for NPS, CES and CSAT, otherwise
+    ``behaviour.cutpoints.<name>``; its figure is the KPI of the same name
+    (:data:`cxsim.metrics.KPIS`)."""
+
+    name: str
+    kind: str
+    scale: tuple[int, int]
+    latent: str
+    slope: str | None = None
+
+
+QUESTIONS: dict[str, Question] = {}
+# The questions of every scenario (their cutpoints are behaviour fields and fitted parameters);
+# another registered question is asked where its cutpoints are given.
+CORE_QUESTIONS = ("nps", "ces", "csat")
+
+
+def register_question(q: Question) -> Question:
+    """Add (or replace) a survey question: surveys of its kind ask it, the observed-data files
+    get a column of its name, and ``metrics.json`` its figure."""
+    if q.kind not in SURVEY_KINDS:
+        raise ValueError(f"question {q.name}: kind must be one of {', '.join(SURVEY_KINDS)}")
+    if q.latent not in LATENTS[q.kind]:
+        raise ValueError(f"question {q.name}: a {q.kind} answer is drawn on "
+                         f"{' or '.join(LATENTS[q.kind])}, not {q.latent!r}")
+    QUESTIONS[q.name] = q
+    return q
+
+
+for _q in (Question("nps", PERIODIC, (0, 10), "relationship", slope="nps_slope"),
+           Question("ces", POST_INTERACTION, (1, 7), "effort"),
+           Question("csat", POST_INTERACTION, (1, 5), "satisfaction")):
+    register_question(_q)
+
+
+def questions(kind: str) -> tuple[Question, ...]:
+    """The questions surveys of ``kind`` ask, in registration order."""
+    return tuple(q for q in QUESTIONS.values() if q.kind == kind)

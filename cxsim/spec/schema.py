@@ -156,6 +156,9 @@ class Behaviour:
         -4.5, -3.8, -3.2, -2.6, -2.0, -1.4, -0.6, 0.2, 0.9, 2.2])
     ces_cutpoints: list[float] = field(default_factory=lambda: [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
     csat_cutpoints: list[float] = field(default_factory=lambda: [-2.5, -1.5, -0.5, 0.8])
+    # Cutpoints of survey questions registered beyond NPS, CES and CSAT (docs/extending.md):
+    # a question is asked when its cutpoints are given.
+    cutpoints: dict[str, list[float]] = field(default_factory=dict)
     post_survey_prob: float = 0.3
     periodic_survey_days: float = 30.0
     periodic_survey_share: float = 0.2
@@ -164,6 +167,11 @@ class Behaviour:
     churn_period_days: float = 30.0
     churn_relationship: float = 0.8
     discount_rate_per_month: float = 0.01
+
+    def cutpoints_of(self, question: str) -> list[float] | None:
+        """The cutpoints of a survey question's answers (None: not asked in this scenario)."""
+        own = getattr(self, f"{question}_cutpoints", None)
+        return list(own) if own is not None else self.cutpoints.get(question)
 
 
 @dataclass

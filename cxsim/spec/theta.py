@@ -27,7 +27,10 @@ def theta_of(s: Scenario) -> dict[str, float]:
         value = getattr(s.behaviour, f.name)
         if f.name == "enabled":
             continue
-        if isinstance(value, list | tuple):
+        if f.name == "cutpoints":  # of the questions beyond NPS, CES and CSAT
+            theta.update({f"{q}_cutpoints[{k}]": float(v)
+                          for q, cuts in value.items() for k, v in enumerate(cuts)})
+        elif isinstance(value, list | tuple):
             theta.update({f"{f.name}[{k}]": float(v) for k, v in enumerate(value)})
         else:
             theta[f.name] = float(value)
@@ -69,8 +72,13 @@ def with_theta(s: Scenario, theta: dict[str, float]) -> Scenario:
             setattr(segments[level], base, float(value))
         elif base == "moment_weight":
             journeys[level].moment_weight = float(value)
-        else:  # a cutpoint
+        elif hasattr(behaviour, base):  # a cutpoint of NPS, CES or CSAT
             cuts = list(getattr(behaviour, base))
             cuts[int(level)] = float(value)
             setattr(behaviour, base, cuts)
+        else:  # a cutpoint of another question
+            question = base.removesuffix("_cutpoints")
+            behaviour.cutpoints = {**behaviour.cutpoints,
+                                   question: list(behaviour.cutpoints[question])}
+            behaviour.cutpoints[question][int(level)] = float(value)
     return validate(replace(s, behaviour=behaviour, segments=segments, journeys=journeys))

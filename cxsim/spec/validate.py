@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from cxsim.spec.kinds import DAY_SETS, KINDS, kinds_where
+from cxsim.spec.kinds import CORE_QUESTIONS, DAY_SETS, KINDS, QUESTIONS, kinds_where
 from cxsim.spec.schema import DISTRIBUTIONS, STAGES, Duration, Scenario
 
 SHARE_TOLERANCE = 1e-6
@@ -101,14 +101,25 @@ def _behaviour(s: Scenario) -> None:
     for name in ("memory", "post_survey_prob", "periodic_survey_share"):
         _share(f"behaviour.{name}", getattr(b, name))
     _finite_any("behaviour.response_base", b.response_base)
-    for name, n in (("nps_cutpoints", 10), ("ces_cutpoints", 6), ("csat_cutpoints", 4)):
-        cuts = list(getattr(b, name))
+    for name in b.cutpoints:
+        if name not in QUESTIONS or name in CORE_QUESTIONS:
+            extra = [q for q in QUESTIONS if q not in CORE_QUESTIONS]
+            raise SpecError(f"behaviour.cutpoints.{name}", b.cutpoints[name],
+                            f"no such survey question (registered beyond NPS, CES, CSAT: "
+                            f"{', '.join(extra) or 'none'})")
+    for q in QUESTIONS.values():
+        cuts = b.cutpoints_of(q.name)
+        if cuts is None:
+            continue  # not asked in this scenario
+        key = f"behaviour.{q.name}_cutpoints" if q.name in CORE_QUESTIONS \
+            else f"behaviour.cutpoints.{q.name}"
+        n = q.scale[1] - q.scale[0]
         if len(cuts) != n:
-            raise SpecError(f"behaviour.{name}", cuts, f"needs exactly {n} cutpoints")
+            raise SpecError(key, cuts, f"needs exactly {n} cutpoints")
         for i, c in enumerate(cuts):
-            _finite_any(f"behaviour.{name}[{i}]", c)
+            _finite_any(f"{key}[{i}]", c)
         if any(hi <= lo for lo, hi in zip(cuts, cuts[1:], strict=False)):
-            raise SpecError(f"behaviour.{name}", cuts, "cutpoints must increase strictly")
+            raise SpecError(key, cuts, "cutpoints must increase strictly")
 
 
 def _finite_any(key: str, value: float) -> None:

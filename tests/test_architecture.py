@@ -13,8 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cxsim"
 # The rooms, earliest first: a module may import from its own room and from earlier ones.
-ROOMS = ("fileio", "spec", "metrics", "outcomes", "engine", "data", "calibrate", "forecast",
-         "results", "plots", "apps")
+ROOMS = ("fileio", "progress", "spec", "metrics", "outcomes", "engine", "data", "calibrate",
+         "forecast", "results", "plots", "apps")
 
 
 def module_of(path: Path) -> str:

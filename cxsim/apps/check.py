@@ -21,13 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import console_script, fail, progress_of, run_dir, task_started, write_json
-from cxsim.data import DataError
-from cxsim.fileio import atomic_write_text
-from cxsim.spec import SpecError, config_dir
+from cxsim.apps.common import bars_of, console_script, fail, progress_of, run_dir, user_errors
+from cxsim.fileio import atomic_write_text, write_json
 
 GATE_FAILED = 1
 
@@ -173,28 +170,22 @@ def run_sbc(cfg: DictConfig, out: Path, progress: bool) -> int:
 
 
 def run(cfg: DictConfig) -> int:
-    task_started()
     if cfg.mode not in ("check", "sbc"):
         fail(f"mode = {cfg.mode!r}: must be check or sbc")
     out = run_dir()
-    try:
+    with user_errors():
         if cfg.mode == "sbc":
             return run_sbc(cfg, out, progress_of(cfg))
-        return run_check(cfg, out, progress_of(cfg))
-    except (DataError, SpecError) as e:
-        fail(str(e))
-    except (FileNotFoundError, NotADirectoryError) as e:
-        fail(f"cannot read the data: {e}")
+        return run_check(cfg, out, bars_of(cfg))
 
 
-@hydra.main(config_path=str(config_dir()), config_name="check", version_base="1.3")
-def _main(cfg: DictConfig) -> None:
+def task(cfg: DictConfig) -> None:
     code = run(cfg)
     if code:
         raise SystemExit(code)
 
 
-main = console_script(_main)
+main = console_script("check", task)
 
 if __name__ == "__main__":
     main()

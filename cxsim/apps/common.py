@@ -3,18 +3,25 @@ code of a bad config, progress."""
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+import hydra
 import numpy as np
 import pandas as pd
+from omegaconf import DictConfig
 
-from cxsim.fileio import atomic_write, write_json
+from cxsim.data import DataError
+from cxsim.fileio import atomic_write
+from cxsim.spec import SpecError, config_dir
 
-__all__ = ["console_script", "fail", "job_seed", "progress_of", "run_dir", "task_started",
-           "write_json", "write_parquet"]
+__all__ = ["bars_of", "console_script", "fail", "job_seed", "progress_of", "run_dir",
+           "task_started",
+           "user_errors", "write_parquet"]
 
 USER_ERROR = 2
 _started = False  # set once an app's task runs: a Hydra exit before that is a config error
@@ -26,15 +33,35 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(USER_ERROR)
 
 
+@contextmanager
+def user_errors(prefix: str = "") -> Iterator[None]:
+    """Turn the rooms' errors of bad input - a scenario or config (SpecError), a data file
+    (DataError), a missing file - into :func:`fail`: one line, exit code 2."""
+    try:
+        yield
+    except (DataError, SpecError) as e:
+        fail(f"{prefix}{e}")
+    except (FileNotFoundError, NotADirectoryError) as e:
+        fail(f"{prefix}cannot read the data: {e}")
+
+
 def task_started() -> None:
-    """Called first by every app's task: Hydra composed the config without error."""
+    """Hydra composed the config without error: what fails from now on is the task's."""
     global _started
     _started = True
 
 
-def console_script(hydra_main: Callable[[], Any]) -> Callable[[], None]:
-    """The console-script entry point of a ``@hydra.main`` function: Hydra's own exit on a
-    bad config or override (code 1, before the task starts) becomes exit code 2."""
+def console_script(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], None]:
+    """The console-script entry point of an app: Hydra composes ``configs/<config_name>.yaml``
+    with the command line and calls ``task(cfg)`` (in a sweep, once per job; its return value
+    goes to the sweeper). Hydra's own exit on a bad config or override (code 1, before the
+    task starts) becomes exit code 2."""
+
+    @hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")
+    @functools.wraps(task)  # Hydra names the job after the task's module
+    def hydra_main(cfg: DictConfig) -> Any:
+        task_started()
+        return task(cfg)
 
     def main() -> None:
         try:
@@ -48,8 +75,14 @@ def console_script(hydra_main: Callable[[], Any]) -> Callable[[], None]:
 
 
 def progress_of(cfg: Any) -> bool:
-    """Whether to draw progress bars: asked for, and stderr is a terminal."""
-    return bool(cfg.get("progress", True)) and sys.stderr.isatty()
+    """Whether to report progress (``progress=false`` turns it off): a bar on a terminal,
+    otherwise periodic lines (:class:`cxsim.progress.Progress`)."""
+    return bool(cfg.get("progress", True))
+
+
+def bars_of(cfg: Any) -> bool:
+    """Whether the samplers may draw their own progress bars: asked for, on a terminal."""
+    return progress_of(cfg) and sys.stderr.isatty()
 
 
 def run_dir() -> Path:

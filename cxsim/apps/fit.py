@@ -15,12 +15,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import console_script, fail, progress_of, run_dir, task_started, write_json
-from cxsim.data import DataError
-from cxsim.spec import SpecError, config_dir
+from cxsim.apps.common import bars_of, console_script, fail, run_dir, user_errors
+from cxsim.fileio import write_json
 
 
 def _loud(summary: dict) -> None:
@@ -93,28 +91,18 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
 
 
 def run(cfg: DictConfig) -> dict:
-    task_started()
     if cfg.model not in ("micro", "cohort"):
         fail(f"model = {cfg.model!r}: must be micro or cohort")
     out = run_dir()
-    try:
+    with user_errors():
         summary = (run_micro if cfg.model == "micro" else run_cohort)(cfg, out,
-                                                                      progress_of(cfg))
-    except (DataError, SpecError) as e:
-        fail(str(e))
-    except (FileNotFoundError, NotADirectoryError) as e:
-        fail(f"cannot read the data: {e}")
+                                                                      bars_of(cfg))
     _loud(summary)
     print(f"  written to {out / 'summary.json'}")
     return summary
 
 
-@hydra.main(config_path=str(config_dir()), config_name="fit", version_base="1.3")
-def _main(cfg: DictConfig) -> None:
-    run(cfg)
-
-
-main = console_script(_main)
+main = console_script("fit", run)
 
 if __name__ == "__main__":
     main()

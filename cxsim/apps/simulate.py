@@ -20,7 +20,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import (
@@ -29,11 +28,11 @@ from cxsim.apps.common import (
     job_seed,
     progress_of,
     run_dir,
-    task_started,
-    write_json,
+    user_errors,
     write_parquet,
 )
-from cxsim.spec import SpecError, config_dir, load_scenario
+from cxsim.fileio import write_json
+from cxsim.spec import load_scenario
 
 # Config keys that change neither the numbers nor the files a job writes.
 UNHASHED = ("progress", "resume")
@@ -92,11 +91,8 @@ def run(cfg: DictConfig) -> dict:
     from cxsim.engine import simulate
     from cxsim.engine.staffing import staffing_objective
 
-    task_started()
-    try:
+    with user_errors("invalid scenario: "):
         scenario = load_scenario(cfg)  # first: a bad config is reported as such
-    except SpecError as e:
-        fail(f"invalid scenario: {e}")
     job = this_job(cfg)
     out = run_dir()
     if job.num is not None:
@@ -120,10 +116,8 @@ def run(cfg: DictConfig) -> dict:
             "config_sha256": job.config_sha256,
         }
     if cfg.objective is not None:
-        try:
+        with user_errors("invalid objective: "):
             cost = staffing_objective(scenario, metrics, OmegaConf.to_object(cfg.objective))
-        except SpecError as e:
-            fail(f"invalid objective: {e}")
         metrics = {**metrics, **cost}
     if export:
         from cxsim.data import observed_metrics, write_observed
@@ -139,13 +133,13 @@ def run(cfg: DictConfig) -> dict:
     return metrics
 
 
-@hydra.main(config_path=str(config_dir()), config_name="simulate", version_base="1.3")
-def _main(cfg: DictConfig) -> float | None:
+def task(cfg: DictConfig) -> float | None:
+    """One run or sweep job; a search's job returns its objective to the sweeper."""
     metrics = run(cfg)
     return None if cfg.objective is None else float(metrics["objective"])
 
 
-main = console_script(_main)
+main = console_script("simulate", task)
 
 
 if __name__ == "__main__":

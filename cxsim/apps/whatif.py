@@ -17,12 +17,10 @@ import json
 import sys
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import console_script, fail, progress_of, run_dir, task_started, write_json
-from cxsim.fileio import atomic_write
-from cxsim.spec import SpecError, config_dir
+from cxsim.apps.common import console_script, fail, progress_of, run_dir, user_errors
+from cxsim.fileio import atomic_write, write_json
 
 SHOWN = ("nps_population", "ces_population", "csat_population", "retention", "ltv",
          "staff_cost", "mean_wait")
@@ -76,12 +74,9 @@ def run(cfg: DictConfig) -> dict:
     from cxsim.forecast.study import load_study
     from cxsim.plots import whatif as plots
 
-    task_started()
-    try:
+    with user_errors("invalid study: "):
         study = load_study(cfg)
         draws, source = _draws(cfg, study)
-    except SpecError as e:
-        fail(f"invalid study: {e}")
     if cfg.draws < 1:
         fail(f"draws = {cfg.draws}: must be at least 1")
     out = run_dir()
@@ -115,12 +110,7 @@ def run(cfg: DictConfig) -> dict:
     return doc
 
 
-@hydra.main(config_path=str(config_dir()), config_name="whatif", version_base="1.3")
-def _main(cfg: DictConfig) -> None:
-    run(cfg)
-
-
-main = console_script(_main)
+main = console_script("whatif", run)
 
 
 if __name__ == "__main__":

@@ -44,25 +44,28 @@ from cxsim.calibrate.micro.draws import parameter_draws
 from cxsim.calibrate.micro.model import anchor_reason, build_model
 from cxsim.calibrate.micro.prepare import Prepared, Queries, prepare
 from cxsim.fileio import write_json
-from cxsim.spec.config import Priors
+from cxsim.progress import Progress
+from cxsim.spec.config import AnchorConfig, Priors, ProcessConfig, SbcConfig
 
 FIXED = ("moment_weight",)  # the anchor reason's weight is 1 by construction
 
 
 @dataclass
 class SbcSettings:
-    n_sims: int = 200
-    customers: int = 300
-    horizon_days: float = 61.0
-    draws: int = 500
-    tune: int = 500
-    chains: int = 2
-    ranks: int = 99
-    n_jobs: int = 2
-    seed: int = 20261122
-    anchor_base: float = 0.5
-    churn_period_days: float = 30.0
-    fatigue_days: float = 30.0
+    """How to run SBC; the defaults are those of the app's config (:class:`SbcConfig`)."""
+
+    n_sims: int = SbcConfig.n_sims
+    customers: int = SbcConfig.customers
+    horizon_days: float = SbcConfig.horizon_days
+    draws: int = SbcConfig.draws
+    tune: int = SbcConfig.tune
+    chains: int = SbcConfig.chains
+    ranks: int = SbcConfig.ranks
+    n_jobs: int = SbcConfig.n_jobs
+    seed: int = SbcConfig.seed
+    anchor_base: float = AnchorConfig.satisfaction_base
+    churn_period_days: float = ProcessConfig.churn_period_days
+    fatigue_days: float = ProcessConfig.fatigue_days
     priors: Priors = field(default_factory=Priors)  # to simulate
     fit_priors: Priors = field(default_factory=Priors)  # to fit (differs: miscalibrated)
 
@@ -271,22 +274,10 @@ def run_sbc(s: SbcSettings, directory: Path, progress: bool = False,
           f"running {len(todo)} on {s.n_jobs} processes")
     jobs = (delayed(run_one)(i, [pool[i + a * s.n_sims] for a in range(attempts)],
                              scenario, pilot, anchor, s) for i in todo)
-    t0, done = time.perf_counter(), 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), desc="sbc", unit="sim")
-    for result in Parallel(n_jobs=s.n_jobs, return_as="generator_unordered")(jobs):
-        write_json(sims / f"sim_{result['sim']:05d}.json", result)
-        done += 1
-        if bar is not None:
+    with Progress(len(todo), "sbc", "simulation", progress) as bar:
+        for result in Parallel(n_jobs=s.n_jobs, return_as="generator_unordered")(jobs):
+            write_json(sims / f"sim_{result['sim']:05d}.json", result)
             bar.update()
-        elif done % 10 == 0 or done == len(todo):
-            print(f"  {done}/{len(todo)} simulations, {time.perf_counter() - t0:.0f} s",
-                  flush=True)
-    if bar is not None:
-        bar.close()
     return load_results(directory, s.n_sims)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cxsim.fileio import atomic_write
-from cxsim.spec.config import Priors
+from cxsim.spec.config import AnchorConfig, Priors, ProcessConfig
 
 MODELS = ("micro", "cohort")  # each is a subpackage of cxsim.calibrate: its code is hashed
 HERE = Path(__file__).resolve().parent
@@ -61,11 +61,12 @@ def identity_of_config(model: str, config: dict) -> str:
     with this code; priors a config does not hold are the defaults."""
     if model == "cohort":
         return model_hash("cohort", {})
-    anchor, process = config.get("anchor", {}), config.get("process", {})
+    anchor = {**asdict(AnchorConfig()), **config.get("anchor", {})}
+    process = {**asdict(ProcessConfig()), **config.get("process", {})}
     priors = {**asdict(Priors()), **(config.get("priors") or {})}
-    return micro_identity(anchor.get("segment"), float(anchor.get("satisfaction_base", 0.5)),
-                          float(process.get("churn_period_days", 30.0)),
-                          float(process.get("fatigue_days", 30.0)), priors)
+    return micro_identity(anchor["segment"], float(anchor["satisfaction_base"]),
+                          float(process["churn_period_days"]), float(process["fatigue_days"]),
+                          priors)
 
 
 def _code_only(source: str) -> str:

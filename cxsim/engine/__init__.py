@@ -11,12 +11,14 @@ True
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
 
 from cxsim.engine.report import summarise
 from cxsim.engine.run import Replication, ReplicationResult
+from cxsim.progress import Progress
 from cxsim.spec import Scenario
 
 __all__ = ["Replication", "ReplicationResult", "SimulationResult", "simulate"]
@@ -32,18 +34,13 @@ class SimulationResult:
 
 
 def simulate(s: Scenario, keep_rows: bool = False, progress: bool = False) -> SimulationResult:
-    """Run every replication of scenario ``s`` (already validated) and summarise them."""
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        total = s.replications * int(s.horizon)
-        bar = tqdm(total=total, unit="day", desc="simulating", leave=False)
+    """Run every replication of scenario ``s`` (already validated) and summarise them;
+    ``progress``: report it (:class:`cxsim.progress.Progress`)."""
     results = []
-    for rep in range(s.replications):
-        results.append(Replication(s, rep, keep_rows).run(bar.update if bar else None))
-    if bar is not None:
-        bar.close()
+    days = s.replications * math.ceil(s.horizon)
+    with Progress(days, "simulating", "day", progress) as bar:
+        for rep in range(s.replications):
+            results.append(Replication(s, rep, keep_rows).run(bar.update if progress else None))
     episodes = None
     if keep_rows:
         episodes = pd.concat([r.episodes for r in results], ignore_index=True)

@@ -220,6 +220,8 @@ class Replication:
                 env.timeout(MINUTES_PER_DAY).callbacks.append(daily)
         env.timeout(0).callbacks.append(self._pump)
         env.run(until=end)
+        if on_day is not None:  # the last (maybe partial) day
+            on_day()
         lo, hi = self.window
         staffed = np.array([n.staffed_minutes(lo, hi) for n in self.nodes])
         router = self.router

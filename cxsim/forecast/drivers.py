@@ -24,6 +24,7 @@ import pandas as pd
 
 from cxsim.forecast.propagate import Draws
 from cxsim.forecast.run import simulate_scenario
+from cxsim.progress import Progress
 from cxsim.spec import Scenario, SpecError, validate
 from cxsim.spec.kinds import KINDS
 
@@ -134,28 +135,22 @@ def driver_table(s: Scenario, draws: Draws | None, step: float = 0.2,
     base = _metric(s, draws, metric)
     rows = []
     items = [(k, v) for k, v in levers(s).items() if only is None or k in only]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=2 * len(items), desc="levers", unit="scenario", leave=False)
-    for name, change in items:
-        row: dict[str, object] = {"lever": name}
-        for side, d in (("down", -step), ("up", step)):
-            try:
-                changed = validate(change(s, d))
-            except SpecError as e:  # e.g. a queue left without agents that others hand to
-                row.update({f"{side}_mean": np.nan, f"{side}_low": np.nan,
-                            f"{side}_high": np.nan, f"{side}_note": str(e)})
-                continue
-            delta = _metric(changed, draws, metric) - base
-            row.update({f"{side}_mean": delta.mean(), f"{side}_low": np.quantile(delta, 0.05),
-                        f"{side}_high": np.quantile(delta, 0.95), f"{side}_note": ""})
-            if bar is not None:
+    with Progress(2 * len(items), "levers", "scenario", progress) as bar:
+        for name, change in items:
+            row: dict[str, object] = {"lever": name}
+            for side, d in (("down", -step), ("up", step)):
+                try:
+                    changed = validate(change(s, d))
+                except SpecError as e:  # e.g. a queue left without agents that others hand to
+                    row.update({f"{side}_mean": np.nan, f"{side}_low": np.nan,
+                                f"{side}_high": np.nan, f"{side}_note": str(e)})
+                    continue
+                delta = _metric(changed, draws, metric) - base
+                row.update({f"{side}_mean": delta.mean(),
+                            f"{side}_low": np.quantile(delta, 0.05),
+                            f"{side}_high": np.quantile(delta, 0.95), f"{side}_note": ""})
                 bar.update()
-        rows.append(row)
-    if bar is not None:
-        bar.close()
+            rows.append(row)
     table = pd.DataFrame(rows)
     table["effect"] = table[["down_mean", "up_mean"]].abs().max(axis=1)
     return table.sort_values("effect", ascending=False, ignore_index=True)

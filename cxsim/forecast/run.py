@@ -22,6 +22,7 @@ from cxsim.engine.staffing import staffing_cost
 from cxsim.forecast.propagate import METRICS, Draws, propagate
 from cxsim.forecast.study import Study, scenario_draws
 from cxsim.metrics import KPIS, derived, improves
+from cxsim.progress import Progress
 from cxsim.spec import Scenario, theta_of, with_theta
 
 INTERVAL = (0.05, 0.95)  # the 90% interval reported
@@ -98,20 +99,14 @@ def run_study(study: Study, draws: Draws | None, cost_per_agent_hour: float = 30
     the answer distributions (scenario, answer). ``episodes``, if given, receives each
     scenario's first experience log (for :func:`cxsim.plots.whatif.journey_flow`)."""
     scenarios = {"baseline": study.baseline, **study.scenarios}
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        total = sum(s.replications for s in scenarios.values())
-        bar = tqdm(total=total, desc="simulating scenarios", unit="replication", leave=False)
+    total = sum(s.replications for s in scenarios.values())
     logs: list[pd.DataFrame] = []
-    parts = [simulate_scenario(s, draws, (cost_per_agent_hour, bot_cost_per_day),
-                               bar.update if bar else None, episodes=logs)
-             for s in scenarios.values()]
+    with Progress(total, "simulating scenarios", "replication", progress) as bar:
+        parts = [simulate_scenario(s, draws, (cost_per_agent_hour, bot_cost_per_day),
+                                   bar.update, episodes=logs)
+                 for s in scenarios.values()]
     if episodes is not None:
         episodes.update(zip(scenarios, logs, strict=True))
-    if bar is not None:
-        bar.close()
     ds = xr.concat(parts, dim="scenario").assign_coords(scenario=list(scenarios))
     ds.attrs.update({
         "headline": study.headline,

@@ -30,7 +30,7 @@ from cxsim.calibrate.micro.model import anchor_reason, build_model, centred_chur
 from cxsim.calibrate.micro.prepare import Prepared, prepare
 from cxsim.data import ObservedData
 from cxsim.spec import SpecError
-from cxsim.spec.config import Priors
+from cxsim.spec.config import AnchorConfig, Priors, ProcessConfig, SamplerConfig
 from cxsim.spec.kinds import DAYS_PER_MONTH
 
 SAMPLERS = ("nutpie", "pymc")
@@ -45,18 +45,19 @@ def check_priors(values: dict[str, float], prefix: str) -> None:
 
 @dataclass
 class FitSettings:
-    """How to fit: sampler, anchor of the satisfaction scale, the company's process."""
+    """How to fit: sampler, anchor of the satisfaction scale, the company's process. The
+    defaults are those of the apps' config (:class:`cxsim.spec.config.FitConfig`)."""
 
-    draws: int = 1000
-    tune: int = 1000
-    chains: int = 4
-    seed: int = 1
-    sampler: str = "nutpie"
-    target_accept: float | None = None  # NUTS step-size target; None: see sampler_options
-    anchor_segment: str | None = None  # default: the largest segment
-    anchor_base: float = 0.5
-    churn_period_days: float = 30.0
-    fatigue_days: float = 30.0
+    draws: int = SamplerConfig.draws
+    tune: int = SamplerConfig.tune
+    chains: int = SamplerConfig.chains
+    seed: int = SamplerConfig.seed
+    sampler: str = SamplerConfig.name
+    target_accept: float | None = SamplerConfig.target_accept  # None: see sampler_options
+    anchor_segment: str | None = AnchorConfig.segment  # None: the largest segment
+    anchor_base: float = AnchorConfig.satisfaction_base
+    churn_period_days: float = ProcessConfig.churn_period_days
+    fatigue_days: float = ProcessConfig.fatigue_days
     progress: bool = True
     priors: Priors = field(default_factory=Priors)
 
@@ -97,13 +98,11 @@ def anchor_of(data: ObservedData, settings: FitSettings) -> str:
 
 def sampler_options(settings: FitSettings, centred: bool) -> dict[str, Any]:
     """``pm.sample`` options for a model whose churn intercepts are ``centred`` or not
-    (:func:`~cxsim.calibrate.micro.model.centred_churn`), chosen by measurement (docs/calibrate.md,
-    "Sampling geometry"). Once the churn intercepts are centred (the data pin them), nutpie
-    adapts a low-rank mass matrix, which follows the correlated cutpoints, slopes and weights
-    (at 10k-50k answers: 6-25x the ESS/s of the diagonal one), at target_accept 0.9 (0.8 left
-    1-2 divergences in 2000 draws); with little data the funnel of the non-centred hierarchy
-    is better served by the diagonal one at 0.8 (on the bundled example low-rank diverged 11
-    times in 4000 draws, diagonal 4)."""
+    (:func:`~cxsim.calibrate.micro.model.centred_churn`), chosen by measurement
+    (docs/calibrate.md, "Sampling geometry", has the figures). Once the churn intercepts are
+    centred (the data pin them), nutpie adapts a low-rank mass matrix, which follows the
+    correlated cutpoints, slopes and weights, at target_accept 0.9; with little data the
+    funnel of the non-centred hierarchy is better served by the diagonal one at 0.8."""
     target = settings.target_accept
     if target is None:
         target = 0.9 if centred else 0.8

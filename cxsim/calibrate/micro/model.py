@@ -201,10 +201,9 @@ def centred_churn(p: Prepared, pr: Priors) -> bool:
     """Whether to sample the segments' churn intercepts centred, ``churn_logit ~ Normal(mu,
     between)``, rather than as ``mu + between * z``: the same prior, another geometry. Centred
     mixes far better once the data pin every intercept well inside the spread the prior allows
-    between segments, and has a funnel when they do not. Measured with nutpie
-    (docs/calibrate.md, "Sampling geometry"): largest :func:`churn_data_sd` 0.28 (the bundled
-    example): centred diverged 93 times in 4000 draws; 0.21: none, and 1.4x the non-centred
-    ESS/s; 0.06: 7x. The switch sits at half the prior scale of the spread (0.25 by default)."""
+    between segments, and has a funnel when they do not: the switch sits at half the prior
+    scale of the spread (0.25 by default) of the largest :func:`churn_data_sd`, chosen by
+    measurement (docs/calibrate.md, "Sampling geometry", has the figures)."""
     return bool(churn_data_sd(p).max() < 0.5 * pr.churn_between_sd)
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from cxsim import metrics
 from cxsim.data import ObservedData
-from cxsim.spec.kinds import MINUTES_PER_DAY, PERIODIC, POST_INTERACTION
+from cxsim.spec.kinds import MINUTES_PER_DAY, MINUTES_PER_HOUR, PERIODIC, POST_INTERACTION
 
 
 @dataclass
@@ -198,7 +198,7 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
         steps=done["steps"].to_numpy(float), log_wait=np.log1p(done["wait_min"].to_numpy(float)),
         repeats=done["repeats"].to_numpy(float), switches=done["switches"].to_numpy(float),
         resolved=(done["outcome"] == "resolved").to_numpy(float),
-        log_hours=np.log1p((ep_end - done["start_min"].to_numpy(float)) / 60.0),
+        log_hours=np.log1p((ep_end - done["start_min"].to_numpy(float)) / MINUTES_PER_HOUR),
         fatigue=fatigue, prefix_counts=prefix,
         post_episode=post_episode, post_answered=post_answered,
         ces=ans["ces"].to_numpy(np.int64) - 1, csat=ans["csat"].to_numpy(np.int64) - 1,

@@ -67,3 +67,27 @@ def test_config_composes(group: str, name: str) -> None:
         if params:
             point = [f"{k}={first_value(k, str(v))}" for k, v in params.items()]
             load_scenario(compose(app, [chosen, *point]))
+
+
+@pytest.mark.parametrize(("app", "schema"), [("simulate", "SimulateConfig"),
+                                             ("whatif", "WhatIfConfig"), ("fit", "FitConfig"),
+                                             ("check", "CheckConfig")])
+def test_every_app_config_is_typed(app: str, schema: str) -> None:
+    """Each app composes onto its schema (cxsim.spec.config): a typed key is typed, a
+    misspelt one is refused while composing, and one added with '+' (which Hydra lets
+    through) when the app reads its config."""
+    from hydra.errors import ConfigCompositionException
+
+    from cxsim.spec import SpecError, config
+    from cxsim.spec.config import to_typed
+
+    with initialize_config_dir(str(config_dir()), version_base="1.3"):
+        assert OmegaConf.get_type(compose(app)) is getattr(config, schema)
+        if app in ("fit", "check"):
+            assert compose(app, ["sampler.target_accept=0.95"]).sampler.target_accept == 0.95
+        key = "sampler" if app in ("fit", "check") else "horizon"
+        with pytest.raises(ConfigCompositionException):
+            compose(app, [f"{key}x=3"])
+        added = compose(app, [f"+{key}x.y=3"])
+    with pytest.raises(SpecError, match=f"{key}x"):
+        load_scenario(added) if app in ("simulate", "whatif") else to_typed(added)

@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import bars_of, console_script, fail, progress_of, run_dir, user_errors
 from cxsim.fileio import atomic_write_text, write_json
+from cxsim.spec.config import to_typed
 
 GATE_FAILED = 1
 
@@ -65,7 +66,7 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     from cxsim.data import load_observed
     from cxsim.data.synthetic import example_path
 
-    typed = OmegaConf.to_object(cfg)
+    typed = to_typed(cfg)
     settings = FitSettings.from_config(typed, progress)
     if cfg.update_baseline and not cfg.baseline:
         fail("update_baseline=true needs baseline=FILE (where to write it)")
@@ -111,7 +112,7 @@ def sbc_settings(cfg: DictConfig) -> Any:
     from cxsim.calibrate.micro.fit import FitSettings, check_priors
     from cxsim.calibrate.sbc import SbcSettings
 
-    typed = OmegaConf.to_object(cfg)
+    typed = to_typed(cfg)
     FitSettings.from_config(typed, progress=False)
     sbc = asdict(typed.sbc)
     if cfg.n_sims is not None:
@@ -174,6 +175,7 @@ def run(cfg: DictConfig) -> int:
         fail(f"mode = {cfg.mode!r}: must be check or sbc")
     out = run_dir()
     with user_errors():
+        to_typed(cfg)  # a key added with '+' that is no field is refused before any work
         if cfg.mode == "sbc":
             return run_sbc(cfg, out, progress_of(cfg))
         return run_check(cfg, out, bars_of(cfg))

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import bars_of, console_script, fail, run_dir, user_errors
 from cxsim.fileio import write_json
+from cxsim.spec.config import to_typed
 
 
 def _loud(summary: dict) -> None:
@@ -51,7 +52,7 @@ def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     from cxsim.data.synthetic import example_path
     from cxsim.plots import calibrate as plots
 
-    settings = FitSettings.from_config(OmegaConf.to_object(cfg), progress)
+    settings = FitSettings.from_config(to_typed(cfg), progress)
     directory = Path(cfg.data.dir) if cfg.data.dir else example_path()
     data = load_observed(directory)  # bad data stop here, before any sampling
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
@@ -95,6 +96,7 @@ def run(cfg: DictConfig) -> dict:
         fail(f"model = {cfg.model!r}: must be micro or cohort")
     out = run_dir()
     with user_errors():
+        to_typed(cfg)  # a key added with '+' that is no field is refused before any work
         summary = (run_micro if cfg.model == "micro" else run_cohort)(cfg, out,
                                                                       bars_of(cfg))
     _loud(summary)

@@ -27,6 +27,7 @@ from cxsim.spec.kinds import (
     PERIODIC,
     POST_INTERACTION,
     QUESTIONS,
+    RESOLVED,
     SURVEY_KINDS,
 )
 
@@ -199,9 +200,9 @@ RULES: dict[str, list[Rule]] = _Tables({
         Rule("end_min", "must be >= start_min (the episode ends before it starts)",
              lambda d: d["end_min"] >= d["start_min"]),
         Rule("ttr_min", "must be empty unless outcome is resolved",
-             _if(lambda d: d["outcome"] != "resolved", _empty("ttr_min"))),
+             _if(lambda d: d["outcome"] != EPISODE_OUTCOMES[RESOLVED], _empty("ttr_min"))),
         Rule("ttr_min", "required when outcome is resolved",
-             _if(lambda d: d["outcome"] == "resolved", _has("ttr_min"))),
+             _if(lambda d: d["outcome"] == EPISODE_OUTCOMES[RESOLVED], _has("ttr_min"))),
     ],
     COHORTS: [],
 }, _survey_rules)

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cxsim.plots import save_png
+from cxsim.spec.kinds import QUESTIONS
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -22,8 +23,9 @@ def answer_distributions(summary: dict, surveys: pd.DataFrame, path: Path) -> Pa
     """NPS and CES: what respondents answered against what everyone would answer (model)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     dist = summary["population"]["distributions"]
-    for ax, name, values, kind in ((axes[0], "nps", range(11), "periodic"),
-                                   (axes[1], "ces", range(1, 8), "post_interaction")):
+    for ax, name in zip(axes, ("nps", "ces"), strict=True):
+        q = QUESTIONS[name]
+        values, kind = range(q.scale[0], q.scale[1] + 1), q.kind
         answers = surveys.loc[(surveys["kind"] == kind) & (surveys["answered"] == 1), name]
         counts = np.array([(answers == v).sum() for v in values], float)
         x = np.array(list(values))

@@ -11,6 +11,7 @@ import xarray as xr
 
 from cxsim.metrics import KPIS, improves
 from cxsim.plots import save_png
+from cxsim.spec.kinds import EPISODE_OUTCOMES, IN_SYSTEM
 
 # The figures of the forest plot, one panel each (titles and directions: cxsim.metrics.KPIS).
 FOREST = ("nps_population", "ces_population", "csat_population", "retention", "ltv",
@@ -120,7 +121,7 @@ def journey_flow(episodes: pd.DataFrame, path: Path | None = None,
                  title: str = "Where customers go") -> plt.Figure:
     """Needs flowing from the channel they tried first (left) to how the need ended (right),
     through the number of contacts it took (middle): an alluvial diagram of the log."""
-    ep = episodes[episodes["outcome"] != "in_system"]
+    ep = episodes[episodes["outcome"] != EPISODE_OUTCOMES[IN_SYSTEM]]
     contacts = np.minimum(ep["contacts"].to_numpy(), 3)
     middle = np.where(contacts >= 3, "3+ contacts",
                       np.where(contacts == 2, "2 contacts", "1 contact"))

@@ -8,16 +8,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import is_dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from cxsim.spec import config
-from cxsim.spec.config import SimulateConfig
+from cxsim.spec.config import SimulateConfig, added_key
 from cxsim.spec.kinds import MINUTES_PER_MONTH
 from cxsim.spec.schema import (
     Behaviour,
@@ -79,29 +77,6 @@ def config_dir() -> Path:
     return Path(str(resources.files("cxsim.configs")))
 
 
-def _added_key(data: Any, obj: Any, path: str = "") -> tuple[str, Any] | None:
-    """The first key of ``data`` (a config as plain containers) that is no field of the
-    dataclass at the same place in ``obj``, with its value; None if there is none."""
-    if is_dataclass(obj) and isinstance(data, dict):
-        for key, value in data.items():
-            if key not in obj.__dataclass_fields__:
-                return f"{path}{key}", value
-            found = _added_key(value, getattr(obj, key), f"{path}{key}.")
-            if found:
-                return found
-    elif isinstance(obj, dict) and isinstance(data, dict):
-        for key, value in data.items():
-            found = _added_key(value, obj.get(key), f"{path}{key}.")
-            if found:
-                return found
-    elif isinstance(obj, list) and isinstance(data, list):
-        for i, (value, item) in enumerate(zip(data, obj, strict=False)):
-            found = _added_key(value, item, f"{path.removesuffix('.')}[{i}].")
-            if found:
-                return found
-    return None
-
-
 def load_scenario(cfg: DictConfig | dict) -> Scenario:
     """Turn a composed config into a validated :class:`Scenario`.
 
@@ -123,7 +98,7 @@ def load_scenario(cfg: DictConfig | dict) -> Scenario:
             obj = OmegaConf.to_object(cfg)
             scenario = Scenario(**{k: getattr(obj, k) for k in keys})
             plain = {k: v for k, v in OmegaConf.to_container(cfg).items() if k in keys}
-            extra = _added_key(plain, scenario)
+            extra = added_key(plain, scenario)
             if extra is not None:  # '+key=value' gets past Hydra's typed nodes
                 raise SpecError(extra[0], extra[1], "unknown key: not part of a scenario")
         else:

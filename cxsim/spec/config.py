@@ -6,12 +6,14 @@ type is refused while Hydra composes, before anything runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
 
 from cxsim.spec.schema import Scenario
+from cxsim.spec.validate import SpecError
 
 # -- cxsim-simulate and cxsim-whatif: a scenario plus what to do with it ------------------
 
@@ -202,3 +204,37 @@ def register() -> None:
     store = ConfigStore.instance()
     for name, node in SCHEMAS.items():
         store.store(group="schema", name=name, node=node, package="_global_")
+
+
+def added_key(data: Any, obj: Any, path: str = "") -> tuple[str, Any] | None:
+    """The first key of ``data`` (a config as plain containers) that is no field of the
+    dataclass at the same place in ``obj``, with its value; None if there is none."""
+    if is_dataclass(obj) and isinstance(data, dict):
+        for key, value in data.items():
+            if key not in obj.__dataclass_fields__:
+                return f"{path}{key}", value
+            found = added_key(value, getattr(obj, key), f"{path}{key}.")
+            if found:
+                return found
+    elif isinstance(obj, dict) and isinstance(data, dict):
+        for key, value in data.items():
+            found = added_key(value, obj.get(key), f"{path}{key}.")
+            if found:
+                return found
+    elif isinstance(obj, list) and isinstance(data, list):
+        for i, (value, item) in enumerate(zip(data, obj, strict=False)):
+            found = added_key(value, item, f"{path.removesuffix('.')}[{i}].")
+            if found:
+                return found
+    return None
+
+
+def to_typed(cfg: DictConfig) -> Any:
+    """The typed object (an app schema's dataclass) of a config composed onto it. A key added
+    with ``+`` that is no field of the schema - Hydra lets it through - raises
+    :class:`~cxsim.spec.SpecError` naming it, before anything runs."""
+    obj = OmegaConf.to_object(cfg)
+    extra = added_key(OmegaConf.to_container(cfg), obj)
+    if extra is not None:
+        raise SpecError(extra[0], extra[1], "unknown key: not part of this app's config")
+    return obj

@@ -25,7 +25,15 @@ import pandas as pd
 
 from cxsim import metrics
 from cxsim.data import ObservedData
-from cxsim.spec.kinds import MINUTES_PER_DAY, MINUTES_PER_HOUR, PERIODIC, POST_INTERACTION
+from cxsim.spec.kinds import (
+    EPISODE_OUTCOMES,
+    IN_SYSTEM,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    PERIODIC,
+    POST_INTERACTION,
+    RESOLVED,
+)
 
 
 @dataclass
@@ -123,7 +131,8 @@ def episode_index(data: ObservedData) -> tuple[list[str], np.ndarray, pd.DataFra
     seg_index = {g: i for i, g in enumerate(segments)}
     segment_of = np.full(int(cu["customer_id"].max()) + 1, -1, dtype=np.int64)
     segment_of[cu["customer_id"].to_numpy()] = cu["segment"].map(seg_index).to_numpy()
-    done = ep[ep["outcome"] != "in_system"].sort_values(["customer_id", "end_min", "episode_id"])
+    done = ep[ep["outcome"] != EPISODE_OUTCOMES[IN_SYSTEM]].sort_values(
+        ["customer_id", "end_min", "episode_id"])
     count = np.bincount(done["customer_id"].to_numpy(), minlength=segment_of.size)
     return segments, segment_of, done, np.cumsum(count) - count, count
 
@@ -197,7 +206,7 @@ def prepare(data: ObservedData, churn_period_days: float = 30.0,
         ep_segment=segment_of[ep_cust], ep_reason=reason,
         steps=done["steps"].to_numpy(float), log_wait=np.log1p(done["wait_min"].to_numpy(float)),
         repeats=done["repeats"].to_numpy(float), switches=done["switches"].to_numpy(float),
-        resolved=(done["outcome"] == "resolved").to_numpy(float),
+        resolved=(done["outcome"] == EPISODE_OUTCOMES[RESOLVED]).to_numpy(float),
         log_hours=np.log1p((ep_end - done["start_min"].to_numpy(float)) / MINUTES_PER_HOUR),
         fatigue=fatigue, prefix_counts=prefix,
         post_episode=post_episode, post_answered=post_answered,

@@ -62,8 +62,8 @@ from cxsim.spec.kinds import (
 
 INF = float("inf")
 UNIT_EXPONENTIAL = Duration(mean_min=1.0, cv=1.0, dist="exponential")
-SLACK_MIN = 7 * MINUTES_PER_DAY  # agents keep their schedule a week past the horizon so late
-# waits end
+# Agents keep their schedule a week past the horizon, so that late waits end.
+SLACK_MIN = 7 * MINUTES_PER_DAY
 # Pain-point-intolerant customers ("give up at the slightest obstacle", docs/domain.md) wait
 # a third as long as others of their segment before hanging up.
 INTOLERANT_PATIENCE = 1.0 / 3.0

@@ -175,7 +175,6 @@ def run(cfg: DictConfig) -> int:
         fail(f"mode = {cfg.mode!r}: must be check or sbc")
     out = run_dir()
     with user_errors():
-        to_typed(cfg)  # a key added with '+' that is no field is refused before any work
         if cfg.mode == "sbc":
             return run_sbc(cfg, out, progress_of(cfg))
         return run_check(cfg, out, bars_of(cfg))

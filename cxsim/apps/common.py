@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from cxsim.data import DataError
 from cxsim.fileio import atomic_write
 from cxsim.spec import SpecError, config_dir
+from cxsim.spec.config import to_typed
 
 __all__ = ["bars_of", "console_script", "fail", "job_seed", "progress_of", "run_dir",
            "task_started",
@@ -55,12 +56,15 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any]) -> Calla
     """The console-script entry point of an app: Hydra composes ``configs/<config_name>.yaml``
     with the command line and calls ``task(cfg)`` (in a sweep, once per job; its return value
     goes to the sweeper). Hydra's own exit on a bad config or override (code 1, before the
-    task starts) becomes exit code 2."""
+    task starts) becomes exit code 2, and so does a key added with ``+`` that the app's schema
+    lacks (:func:`cxsim.spec.config.to_typed`)."""
 
     @hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")
     @functools.wraps(task)  # Hydra names the job after the task's module
     def hydra_main(cfg: DictConfig) -> Any:
         task_started()
+        with user_errors():
+            to_typed(cfg)
         return task(cfg)
 
     def main() -> None:

@@ -96,7 +96,6 @@ def run(cfg: DictConfig) -> dict:
         fail(f"model = {cfg.model!r}: must be micro or cohort")
     out = run_dir()
     with user_errors():
-        to_typed(cfg)  # a key added with '+' that is no field is refused before any work
         summary = (run_micro if cfg.model == "micro" else run_cohort)(cfg, out,
                                                                       bars_of(cfg))
     _loud(summary)

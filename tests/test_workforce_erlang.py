@@ -250,7 +250,10 @@ def test_requirement_is_monotone_in_load_and_keeps_shape():
         r = requirement(lam, 0.25, t, patience_rate=theta, min_agents=1)
         assert r.agents.shape == (7, 48) and r.figures.service_level.shape == (7, 48)
         assert np.all(np.diff(r.agents.ravel()) >= 0) and r.agents.min() == 1
-        assert np.all(r.figures.service_level >= 0.8) and np.all(r.figures.abandon_rate <= 0.05)
+        busy = lam > 0
+        assert np.all(r.figures.service_level[busy] >= 0.8)
+        assert np.all(r.figures.abandon_rate[busy] <= 0.05)
+        assert np.isnan(r.figures.p_wait[~busy]).all()  # no calls, nothing to measure
 
 
 def test_infeasible_targets_are_reported_per_interval():

@@ -15,14 +15,22 @@ from cxsim.workforce.erlang import (
     erlang_c_figures,
 )
 from cxsim.workforce.requirement import Requirement, Targets, requirement
+from cxsim.workforce.roster import Roster, RosterShift, solve_roster
+from cxsim.workforce.shifts import Break, RosterRuleError, ShiftType
 
 __all__ = [
+    "Break",
     "QueueFigures",
     "Requirement",
+    "Roster",
+    "RosterRuleError",
+    "RosterShift",
+    "ShiftType",
     "Targets",
     "erlang_a_figures",
     "erlang_b",
     "erlang_c",
     "erlang_c_figures",
     "requirement",
+    "solve_roster",
 ]

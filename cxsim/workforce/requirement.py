@@ -75,7 +75,7 @@ class Requirement:
     ``agents`` is the smallest count meeting every target (``-1`` where none up to
     ``max_agents`` does); ``feasible`` marks where one does, and ``reason`` says why not
     elsewhere (``""`` where feasible); ``figures`` are the model's figures at ``agents``
-    (at ``max_agents`` where infeasible).
+    (at ``max_agents`` where infeasible, ``nan`` where no calls arrive).
     """
 
     agents: NDArray[np.int64]
@@ -193,6 +193,8 @@ def requirement(
         hi[open_[good]] = mid[good]
         lo[open_[~good]] = mid[~good]
     figures = evaluate(np.where(feasible, hi, max_agents), everywhere)
+    for v in figures.__dict__.values():
+        v[idle] = np.nan  # no calls: nothing to measure, as the engine reports it
     return Requirement(
         agents=hi.reshape(shape),
         feasible=feasible.reshape(shape),

@@ -20,10 +20,12 @@ from numpy.typing import ArrayLike, NDArray
 
 from cxsim.metrics import _arr
 from cxsim.workforce.erlang import (
+    _TABLE_CELLS,
     QueueFigures,
     _agents,
     _erlang_a,
     _log_e,
+    _log_e_table,
     _positive,
     _threshold,
 )
@@ -159,9 +161,19 @@ def requirement(
     idle = lam == 0
     load = lam / mu
 
+    # One Erlang B recursion up to max_agents for every distinct load, read by every step of
+    # the search (unless that table would be too large: then each step runs its own).
+    loads, inverse = np.unique(load, return_inverse=True)
+    table = (_log_e_table(np.where(loads > 0, loads, 1.0), max_agents)
+             if loads.size * (max_agents + 1) <= _TABLE_CELLS else None)
+
     def evaluate(c, sel, with_asa=True) -> QueueFigures:
-        return _erlang_a(c, lam[sel], mu[sel], theta[sel], t[sel], _log_e(c, load[sel]),
-                         with_asa)
+        if table is None:
+            log_e = _log_e(c, load[sel])
+        else:
+            log_e = np.where(load[sel] > 0, table[c, inverse[sel]], np.where(c > 0, np.inf,
+                                                                              -np.inf))
+        return _erlang_a(c, lam[sel], mu[sel], theta[sel], t[sel], log_e, with_asa)
 
     def meets(c, sel) -> NDArray[np.bool_]:
         missed = _misses(evaluate(c, sel, targets.asa is not None), targets, idle[sel])

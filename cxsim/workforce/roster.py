@@ -237,7 +237,7 @@ def solve_roster(
     interval_min: int = 30,
     solver: str = "highs",
     time_limit_s: float = 60.0,
-    mip_gap: float = 1e-4,
+    mip_gap: float = 0.01,
     max_part_time_share: float | None = None,
     workers: int = 1,
     log: bool = False,
@@ -245,7 +245,8 @@ def solve_roster(
     """The cheapest roster of ``shift_types`` covering ``requirement`` (agents per interval of
     the week, per group: 7 x 1440/interval_min numbers each).
 
-    Stops at ``time_limit_s`` or once the gap to the bound is below ``mip_gap``; ``workers`` are
+    Stops at ``time_limit_s`` or once the gap to the bound is below ``mip_gap`` (the times
+    each takes are measured in ``docs/staffing.md``); ``workers`` are
     CP-SAT's threads (HiGHS runs on one); ``log`` prints the solver's progress lines. Rules no
     roster can satisfy raise :class:`~cxsim.workforce.shifts.RosterRuleError` naming the
     group, shift type or interval at fault.
@@ -322,7 +323,7 @@ def _roster(c: Candidates, shift_types, x, status, bound, lp_bound, solver, seco
             chosen.append(RosterShift(
                 shift_id=f"{st.name}/{day}/{_clock(start)}{tag}", shift_type=st.name,
                 group=st.group, day=day, start_min=start, end_min=start + st.length_min,
-                breaks=breaks, agents=agents, paid_hours=c.paid_min[s] / 60,
+                breaks=breaks, agents=agents, paid_hours=float(c.paid_min[s] / 60),
                 cost=float(agents * c.cost[s]),
             ))
     chosen.sort(key=lambda r: (c.groups.index(r.group), DAY_NAMES.index(r.day), r.start_min,

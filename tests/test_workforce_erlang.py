@@ -256,6 +256,18 @@ def test_requirement_is_monotone_in_load_and_keeps_shape():
         assert np.isnan(r.figures.p_wait[~busy]).all()  # no calls, nothing to measure
 
 
+def test_requirement_without_the_shared_table_gives_the_same(monkeypatch):
+    import cxsim.workforce.requirements as module
+
+    lam = np.linspace(0.0, 50.0, 40)
+    t = Targets(service_level=0.9, sl_threshold=0.25, asa=0.1)
+    want = requirement(lam, 0.5, t, patience_rate=0.2)
+    monkeypatch.setattr(module, "_TABLE_CELLS", 10)  # every step runs its own recursion
+    got = requirement(lam, 0.5, t, patience_rate=0.2)
+    assert got.agents.tolist() == want.agents.tolist()
+    np.testing.assert_allclose(got.figures.asa, want.figures.asa, rtol=1e-12)
+
+
 def test_infeasible_targets_are_reported_per_interval():
     lam = np.array([0.0, 2.0, 50.0])
     r = requirement(lam, 1.0, Targets(service_level=1.0, sl_threshold=0.0))

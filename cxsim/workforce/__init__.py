@@ -2,7 +2,7 @@
 
 A room of its own that needs only NumPy and SciPy (and, from cxsim, ``metrics`` and
 ``fileio``): :mod:`~cxsim.workforce.erlang` evaluates Erlang B, C and A for arrays of
-intervals x agent counts, :mod:`~cxsim.workforce.requirement` finds the fewest agents per
+intervals x agent counts, :mod:`~cxsim.workforce.requirements` finds the fewest agents per
 interval that meet service targets, and :mod:`~cxsim.workforce.roster` chooses shifts that
 cover such a requirement at least cost. See ``docs/staffing.md``.
 """
@@ -14,7 +14,7 @@ from cxsim.workforce.erlang import (
     erlang_c,
     erlang_c_figures,
 )
-from cxsim.workforce.requirement import Requirement, Targets, requirement
+from cxsim.workforce.requirements import Requirement, Targets, requirement
 from cxsim.workforce.roster import Roster, RosterShift, solve_roster
 from cxsim.workforce.shifts import Break, RosterRuleError, ShiftType
 

@@ -161,18 +161,22 @@ def requirement(
     idle = lam == 0
     load = lam / mu
 
-    # One Erlang B recursion up to max_agents for every distinct load, read by every step of
-    # the search (unless that table would be too large: then each step runs its own).
+    # A first guess above the usual requirement (square-root staffing with room to spare): one
+    # Erlang B recursion per distinct load runs up to the largest guess and serves every step
+    # below it; counts beyond (intervals the guess does not serve) run their own.
+    guess = np.clip(np.ceil(load + 4 * np.sqrt(load) + 5).astype(np.int64), floor, max_agents)
     loads, inverse = np.unique(load, return_inverse=True)
-    table = (_log_e_table(np.where(loads > 0, loads, 1.0), max_agents)
-             if loads.size * (max_agents + 1) <= _TABLE_CELLS else None)
+    depth = int(guess.max(initial=0))
+    if loads.size * (depth + 1) > _TABLE_CELLS:
+        depth = -1
+    table = _log_e_table(np.where(loads > 0, loads, 1.0), max(depth, 0))
 
     def evaluate(c, sel, with_asa=True) -> QueueFigures:
-        if table is None:
-            log_e = _log_e(c, load[sel])
-        else:
-            log_e = np.where(load[sel] > 0, table[c, inverse[sel]], np.where(c > 0, np.inf,
-                                                                              -np.inf))
+        near = c <= depth
+        log_e = np.empty(c.shape)
+        log_e[near] = table[c[near], inverse[sel][near]]
+        log_e[~near] = _log_e(c[~near], load[sel][~near])
+        log_e = np.where(load[sel] > 0, log_e, np.where(c > 0, np.inf, -np.inf))
         return _erlang_a(c, lam[sel], mu[sel], theta[sel], t[sel], log_e, with_asa)
 
     def meets(c, sel) -> NDArray[np.bool_]:
@@ -181,20 +185,23 @@ def requirement(
 
     everywhere = np.ones(lam.size, dtype=bool)
     reason = _unreachable(targets, lam, theta)
-    top = np.full(lam.size, max_agents)
-    at_top = evaluate(top, everywhere)
-    for name, missed in _misses(at_top, targets, idle).items():
-        short = missed & (reason == "")
-        value = getattr(at_top, name)[short]
-        reason[short] = [f"{name} {'>=' if name == 'service_level' else '<='} "
-                         f"{getattr(targets, name):g} is not met by max_agents={max_agents} "
-                         f"(reaches {v:.4g})" for v in value]
+    served = reason == ""
+    served[served] = meets(guess[served], served)
+    beyond = (reason == "") & ~served  # the guess misses: is max_agents enough?
+    if beyond.any():
+        at_top = evaluate(np.full(int(beyond.sum()), max_agents), beyond)
+        for name, missed in _misses(at_top, targets, idle[beyond]).items():
+            short = np.flatnonzero(beyond)[missed & (reason[beyond] == "")]
+            value = getattr(at_top, name)[missed & (reason[beyond] == "")]
+            reason[short] = [f"{name} {'>=' if name == 'service_level' else '<='} "
+                             f"{getattr(targets, name):g} is not met by max_agents="
+                             f"{max_agents} (reaches {v:.4g})" for v in value]
     feasible = reason == ""
     # Bisection for all intervals at once: lo misses (or lies below the floor), hi meets.
-    hi = np.where(feasible, top, -1)
-    lo = floor.copy()
-    at_floor = feasible.copy()
-    at_floor[feasible] = meets(floor[feasible], feasible)
+    hi = np.where(served, guess, np.where(feasible, max_agents, -1))
+    lo = np.where(beyond, guess, floor)
+    at_floor = served.copy()
+    at_floor[served] = meets(floor[served], served)
     hi[at_floor] = floor[at_floor]
     while True:
         open_ = np.flatnonzero(feasible & (hi - lo > 1))

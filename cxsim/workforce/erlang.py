@@ -81,10 +81,6 @@ class QueueFigures:
     abandon_rate: NDArray[np.float64]
     occupancy: NDArray[np.float64]
 
-    def __getitem__(self, index) -> QueueFigures:
-        """The figures of a selection, e.g. ``figures[:, 3]``."""
-        return QueueFigures(**{k: v[index] for k, v in self.__dict__.items()})
-
 
 # --------------------------------------------------------------------------- checks
 def _agents(agents: ArrayLike) -> NDArray[np.int64]:

@@ -191,7 +191,7 @@ def _solve_highs(p: _Programme, time_limit_s: float, mip_gap: float, log: bool):
                constraints=LinearConstraint(p.rows, p.lower, p.upper_rows),
                options={"time_limit": time_limit_s, "mip_rel_gap": mip_gap, "disp": log})
     if res.x is None:
-        return None, res.message, np.nan
+        return None, "infeasible" if res.status == 2 else res.message, np.nan
     status = "optimal" if res.status == 0 else "feasible"
     return np.round(res.x).astype(np.int64), status, float(res.mip_dual_bound)
 
@@ -224,7 +224,8 @@ def _solve_cpsat(p: _Programme, c: Candidates, shift_types, time_limit_s, mip_ga
     solver.parameters.log_search_progress = bool(log)
     code = solver.solve(model)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return None, solver.status_name(code), np.nan
+        return None, "infeasible" if code == cp_model.INFEASIBLE else solver.status_name(code), \
+            np.nan
     status = "optimal" if code == cp_model.OPTIMAL else "feasible"
     return (np.array([solver.value(v) for v in x], dtype=np.int64), status,
             solver.best_objective_bound / 6000.0)
@@ -284,6 +285,9 @@ def solve_roster(
         x, status, bound = _solve_highs(p, time_limit_s, mip_gap, log)
     else:
         x, status, bound = _solve_cpsat(p, c, shift_types, time_limit_s, mip_gap, log, workers)
+    if x is None and status == "infeasible":
+        raise RosterRuleError(["the rules admit no roster in whole agents (the LP relaxation "
+                               "has one): check min_agents, max_agents and max_part_time_share"])
     if x is None:
         raise RosterRuleError([f"no roster found within time_limit_s={time_limit_s:g} "
                                f"(solver {solver}: {status}); allow more time or coarsen the "

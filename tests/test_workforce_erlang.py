@@ -272,12 +272,12 @@ def test_infeasible_targets_are_reported_per_interval():
     lam = np.array([0.0, 2.0, 50.0])
     r = requirement(lam, 1.0, Targets(service_level=1.0, sl_threshold=0.0))
     assert r.agents.tolist() == [0, -1, -1] and r.feasible.tolist() == [True, False, False]
-    assert "service_level 1 within 0 is unreachable" in r.reason[1]
+    assert "service_level 1 within 0 min is unreachable" in r.reason[1]
     # Infinite threshold: Erlang C answers everyone eventually, Erlang A never does.
     assert requirement(lam, 1.0, Targets(service_level=1.0, sl_threshold=np.inf)).feasible.all()
     r = requirement(lam, 1.0, Targets(service_level=1.0, sl_threshold=np.inf),
                     patience_rate=0.5)
-    assert "or abandon" in r.reason[1]
+    assert r.reason[1].endswith("some calls always abandon")
     r = requirement(lam, 1.0, Targets(abandon_rate=0.0), patience_rate=0.5)
     assert r.feasible.tolist() == [True, False, False] and "finite patience" in r.reason[2]
     assert "asa 0 is unreachable" in requirement(lam, 1.0, Targets(asa=0.0)).reason[1]

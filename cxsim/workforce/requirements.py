@@ -1,7 +1,7 @@
 """The per-interval requirement: the fewest agents whose Erlang C or Erlang A figures meet
 every service target, for whole arrays of intervals at once.
 
-The search is a bisection over agent counts run for all intervals together (a few dozen
+The search is a bisection over agent counts run for all intervals together (about a dozen
 vectorised evaluations for any number of intervals). It relies on every figure being
 monotone in the count - service level up, ASA, abandonment and occupancy down - which holds
 for both models (the tests check it, and check the result against a scalar search count by
@@ -108,8 +108,8 @@ def _unreachable(targets: Targets, lam, theta) -> NDArray[np.object_]:
     t = targets.sl_threshold
     if targets.service_level == 1.0:
         cannot = busy & ((theta > 0) | math.isfinite(t))
-        reason[cannot] = (f"service_level 1 within {t:g} is unreachable: some calls always "
-                          "wait longer" + ("" if math.isfinite(t) else " or abandon"))
+        reason[cannot] = (f"service_level 1 within {t:g} min is unreachable: some calls "
+                          + ("always wait longer" if math.isfinite(t) else "always abandon"))
     if targets.asa == 0.0:
         reason[busy & (reason == "")] = "asa 0 is unreachable: some calls always wait"
     if targets.abandon_rate == 0.0:
@@ -141,7 +141,7 @@ def requirement(
     >>> r.agents
     array([ 0, -1, -1, -1])
     >>> print(r.reason[1])
-    service_level 1 within 0.333333 is unreachable: some calls always wait longer
+    service_level 1 within 0.333333 min is unreachable: some calls always wait longer
     """
     if isinstance(max_agents, bool) or not isinstance(max_agents, int | np.integer) \
             or max_agents < 0:

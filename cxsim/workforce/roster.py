@@ -1,14 +1,16 @@
 """The cheapest roster covering a requirement: shift scheduling as a set-covering integer
 programme, solved by HiGHS (``scipy.optimize.milp``) or OR-Tools CP-SAT.
 
-For candidate shifts j (:mod:`cxsim.workforce.shifts`) with cost ``c_j`` and ``a_ij`` minutes
-worked in interval i of their group, choose whole numbers of agents ``x_j`` to
+For candidate shifts s (:mod:`cxsim.workforce.shifts`) with cost ``c_s`` and ``a_is`` minutes
+spanned in interval i of their group, and placements k of each break b of shift s taking
+``d_isbk`` minutes off, choose whole numbers of agents ``x_s`` and ``w_sbk`` to
 
-    minimise  sum_j c_j x_j
-    subject to  sum_j a_ij x_j >= r_i * interval_min      every group and interval i
-                min_t <= sum_{j of type t, day d} x_j <= max_t   every shift type t and day d
-                sum_{j part-time} p_j x_j <= share * sum_j p_j x_j   per group (paid minutes p)
-                0 <= x_j <= u_j
+    minimise  sum_s c_s x_s
+    subject to  sum_s a_is x_s - sum_sbk d_isbk w_sbk >= r_i * interval_min   every group, i
+                sum_k w_sbk = x_s                                     every shift s, break b
+                min_t <= sum_{s of type t, day d} x_s <= max_t        every shift type t, day d
+                sum_{s part-time} p_s x_s <= share * sum_s p_s x_s    per group (paid minutes p)
+                0 <= x_s, w_sbk <= u_s
 
 HiGHS is the default: ``benchmarks/roster.py`` measured both solvers on weeks of 30-minute
 intervals with 3 groups (figures in ``docs/staffing.md``); it needs nothing beyond SciPy.

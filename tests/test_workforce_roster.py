@@ -133,13 +133,19 @@ def test_scenario_shifts_reproduce_the_coverage_by_the_hour():
     need = _week(3)
     r = solve_roster(need, _week_types(), interval_min=30, mip_gap=1e-3)
     days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    sets = {"all": range(7), "weekdays": range(5), "weekends": (5, 6),
+            **{d: (i,) for i, d in enumerate(days)}}
     for g, group in enumerate(r.groups):
         minutes = np.zeros(WEEK)
-        for sh in r.scenario_shifts(group):
-            assert 0 <= sh["start_hour"] < sh["end_hour"] <= 24 and sh["days"] in days
-            lo = days.index(sh["days"]) * 1440 + round(sh["start_hour"] * 60)
-            minutes[lo:lo + round((sh["end_hour"] - sh["start_hour"]) * 60)] += sh["agents"]
+        entries = r.scenario_shifts(group)
+        for sh in entries:
+            assert 0 <= sh["start_hour"] < sh["end_hour"] <= 24
+            for day in sets[sh["days"]]:
+                lo = day * 1440 + round(sh["start_hour"] * 60)
+                minutes[lo:lo + round((sh["end_hour"] - sh["start_hour"]) * 60)] += sh["agents"]
         np.testing.assert_allclose(minutes.reshape(-1, 30).mean(axis=1), r.coverage[g])
+        assert len({(e["start_hour"], e["end_hour"], e["agents"], e["days"])
+                    for e in entries}) == len(entries)
     row = r.table()[0]
     assert set(row) == {"shift", "shift_type", "group", "day", "start", "end", "breaks",
                         "agents", "paid_hours", "cost"}

@@ -32,6 +32,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from cxsim.workforce.shifts import (
     DAY_NAMES,
+    DAY_SETS,
     MIN_PER_DAY,
     Candidates,
     RosterRuleError,
@@ -105,8 +106,9 @@ class Roster:
 
     def scenario_shifts(self, group: str) -> list[dict]:
         """The group's roster as scenario staffing: ``{"start_hour", "end_hour", "agents",
-        "days"}`` entries (the fields of ``cxsim.spec.Shift``), one per stretch on duty and
-        weekday, equal stretches merged."""
+        "days"}`` entries (the fields of ``cxsim.spec.Shift``), one per stretch on duty, equal
+        stretches added up, and the same stretch on every day of a day set ("weekdays",
+        "weekends", "all") written once for the set."""
         if group not in self.groups:
             raise ValueError(f"group must be one of {', '.join(self.groups)}; got {group!r}")
         merged: dict[tuple[str, int, int], int] = {}
@@ -114,9 +116,19 @@ class Roster:
             if sh.group == group:
                 for piece in sh.duty():
                     merged[piece] = merged.get(piece, 0) + sh.agents
-        order = sorted(merged, key=lambda k: (DAY_NAMES.index(k[0]), k[1], k[2]))
-        return [{"start_hour": a / 60, "end_hour": b / 60, "agents": merged[(d, a, b)],
-                 "days": d} for d, a, b in order]
+        days_of: dict[tuple[int, int, int], set[int]] = {}
+        for (d, a, b), agents in merged.items():
+            days_of.setdefault((a, b, agents), set()).add(DAY_NAMES.index(d))
+        sets = {frozenset(v): k for k, v in DAY_SETS.items() if len(v) > 1}
+        out = []
+        for (a, b, agents), days in days_of.items():
+            name = sets.get(frozenset(days))
+            for d in [None] if name else sorted(days):
+                out.append({"start_hour": a / 60, "end_hour": b / 60, "agents": agents,
+                            "days": name or DAY_NAMES[d]})
+        order = {name: i for i, name in enumerate((*DAY_NAMES, "weekdays", "weekends", "all"))}
+        return sorted(out, key=lambda e: (-len(DAY_SETS[e["days"]]), order[e["days"]],
+                                          e["start_hour"], e["end_hour"]))
 
     def table(self) -> list[dict]:
         """One row per shift (for ``roster.csv``): times as HH:MM, breaks spelled out."""
@@ -263,8 +275,8 @@ def solve_roster(
     ('optimal', 2400.0, 0.0)
     >>> [(s.shift_id, s.agents) for s in r.shifts][:2]
     [('day/mon/09:00', 3), ('day/tue/09:00', 3)]
-    >>> r.scenario_shifts("phone")[0]
-    {'start_hour': 9.0, 'end_hour': 17.0, 'agents': 3, 'days': 'mon'}
+    >>> r.scenario_shifts("phone")
+    [{'start_hour': 9.0, 'end_hour': 17.0, 'agents': 3, 'days': 'weekdays'}]
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)}; got {solver!r}")

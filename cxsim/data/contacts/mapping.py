@@ -1,0 +1,417 @@
+"""Mappings: how an export becomes a canonical table, read from YAML and validated.
+
+A mapping is shipped (``cxsim/data/contacts/mappings/NAME.yaml``, selected by name) or the
+user's own file; ``extends: NAME`` starts from another mapping and overrides its keys, and
+``overrides`` (what a Hydra app passes as ``log.columns.arrival=...``) go on top. Every key
+is checked (unknown keys, types, canonical names, formats, time zones) before any data is read,
+and an error names the mapping file, the key's line, the key and its value. See
+``docs/contact_logs.md`` for each key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cxsim.data.contacts.canonical import CONTACTS, OUTCOMES, TABLES, column_names
+from cxsim.data.contacts.timeparse import TimeFormat, compile_format
+from cxsim.data.contacts.yamlnodes import Lines, load_yaml
+from cxsim.data.errors import DataError
+
+SURVEY_KINDS = ("post_interaction", "periodic")
+LINE_ENDS = ("auto", "lf", "crlf", "cr")
+UNITS_S = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
+SECTIONS = {
+    "kind": str, "extends": str, "description": str, "file": dict, "timezone": str,
+    "origin": str, "columns": dict, "constants": dict, "times": dict, "durations": dict,
+    "placeholders": dict, "sentinels": dict, "values": dict, "exclude": dict, "policy": dict,
+}
+FILE_KEYS = ("separator", "line_end", "encoding", "quote", "names")
+TIME_KEYS = ("format", "columns", "date", "chain", "max_backstep_hours")
+POLICY_KEYS = ("abandoned_before_queue", "duplicate_rows", "max_unusable_share",
+               "missing_day_share")
+CONTACTS_ONLY = ("durations", "policy")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a contact log's reader does with rows that are valid but kept apart."""
+
+    abandoned_before_queue: str = "exclude"  # or keep (as abandoned, with a zero wait)
+    duplicate_rows: str = "exclude"  # or error
+    max_unusable_share: float = 0.05  # more inconsistent rows than this: the mapping is wrong
+    missing_day_share: float = 0.1  # a day under this share of its weekday's median is missing
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A validated mapping. ``columns`` maps a canonical column to the export's column;
+    ``formats`` maps an export time column to its format; ``missing`` the values that mean
+    "no value" per canonical column (placeholders and sentinels); ``exclude`` maps a reason to
+    conditions on export columns (all must hold). ``lines`` locates each key for errors."""
+
+    name: str
+    kind: str
+    description: str
+    separator: str
+    line_end: str
+    encoding: str
+    quote: str | None
+    names: tuple[str, ...] | None
+    timezone: str
+    origin: str | None
+    columns: dict[str, str]
+    constants: dict[str, str]
+    formats: dict[str, TimeFormat]
+    date: tuple[str, TimeFormat] | None
+    chain: tuple[str, ...]
+    max_backstep_hours: float
+    durations: dict[str, tuple[str, float]]
+    missing: dict[str, frozenset[str]]
+    values: dict[str, dict[str, str]]
+    exclude: dict[str, dict[str, frozenset[str]]]
+    policy: Policy
+    lines: Lines = field(default_factory=dict, repr=False)
+
+    def error(self, key: str, reason: str, value: Any = None) -> DataError:
+        """A DataError located at ``key`` of the mapping (file and line where it was set)."""
+        return located(self.lines, self.name, key, reason, value)
+
+    def raw_columns(self) -> set[str]:
+        """Every export column the mapping reads (each must be in the file's header)."""
+        used = set(self.columns.values()) | set(self.chain)
+        used |= {c for c, _ in self.durations.values()}
+        used |= {c for cond in self.exclude.values() for c in cond}
+        if self.date is not None:
+            used.add(self.date[0])
+        return used
+
+    def key_of_column(self, raw: str) -> str:
+        """The mapping key that names export column ``raw`` (for an error message)."""
+        for canon, col in self.columns.items():
+            if col == raw:
+                return f"columns.{canon}"
+        if self.date is not None and self.date[0] == raw:
+            return "times.date.column"
+        for name, (col, _) in self.durations.items():
+            if col == raw:
+                return f"durations.{name}.column"
+        for reason, cond in self.exclude.items():
+            if raw in cond:
+                return f"exclude.{reason}.{raw}"
+        return "times.chain"
+
+
+def located(lines: Lines, name: str, key: str, reason: str, value: Any = None) -> DataError:
+    """A DataError at mapping key ``key``: the file and line that set it (or its section)."""
+    file, line = lines.get(key) or lines.get(key.rsplit(".", 1)[0]) or (name, None)
+    return DataError(file, reason, row=line, column=key,
+                     value=None if value is None else str(value))
+
+
+def shipped() -> list[str]:
+    """Names of the mappings that ship with cxsim."""
+    folder = resources.files("cxsim.data.contacts") / "mappings"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _source(name: str) -> tuple[str, str]:
+    """(file name for messages, YAML text) of a shipped name or a path."""
+    if name in shipped():
+        path = resources.files("cxsim.data.contacts") / "mappings" / f"{name}.yaml"
+        return f"{name}.yaml", path.read_text(encoding="utf-8")
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path.name, path.read_text(encoding="utf-8")
+    raise DataError(name, "no such mapping: neither a shipped one (" + ", ".join(shipped())
+                    + ") nor a .yaml file")
+
+
+def _merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _document(name: str, seen: tuple[str, ...] = ()) -> tuple[str, dict, Lines]:
+    file, text = _source(name)
+    doc, lines = load_yaml(file, text)
+    parent = doc.get("extends")
+    if parent is None:
+        return file, doc, lines
+    if not isinstance(parent, str) or parent in seen or parent == name:
+        raise DataError(file, "extends must name another mapping, without a cycle",
+                        row=lines.get("extends", (file, None))[1], column="extends",
+                        value=str(parent))
+    _, base, base_lines = _document(parent, (*seen, name))
+    return file, _merge(base, {k: v for k, v in doc.items() if k != "extends"}), \
+        {**base_lines, **lines}
+
+
+class _Checker:
+    """Typed access to a merged mapping document; every failure is a located DataError."""
+
+    def __init__(self, name: str, lines: Lines) -> None:
+        self.name, self.lines = name, lines
+
+    def fail(self, key: str, reason: str, value: Any = None) -> DataError:
+        return located(self.lines, self.name, key, reason, value)
+
+    def keys(self, doc: dict, allowed: tuple[str, ...] | dict, prefix: str) -> None:
+        for k in doc:
+            if k not in allowed:
+                near = difflib.get_close_matches(k, list(allowed), n=1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                raise self.fail(f"{prefix}{k}", "unknown key" + hint + "; known: "
+                                + ", ".join(allowed), k)
+
+    def typed(self, value: Any, key: str, kind: type) -> Any:
+        if kind is dict and not isinstance(value, dict):
+            raise self.fail(key, "must be a mapping of keys", value)
+        if kind is str and not isinstance(value, str):
+            raise self.fail(key, "must be a single value, not a list or mapping", value)
+        return value
+
+    def number(self, value: Any, key: str, lo: float, hi: float) -> float:
+        try:
+            x = float(self.typed(value, key, str))
+        except ValueError:
+            raise self.fail(key, "must be a number", value) from None
+        if not lo <= x <= hi:
+            raise self.fail(key, f"must lie in [{lo:g}, {hi:g}]", value)
+        return x
+
+    def choice(self, value: Any, key: str, options: tuple[str, ...]) -> str:
+        if self.typed(value, key, str) not in options:
+            raise self.fail(key, "must be one of " + ", ".join(options), value)
+        return value
+
+    def canonical(self, doc: dict, key: str, kind: str) -> dict:
+        names = column_names(kind)
+        self.keys(self.typed(doc, key, dict), names, f"{key}.")
+        return doc
+
+    def strings(self, value: Any, key: str) -> frozenset[str]:
+        items = value if isinstance(value, list) else [value]
+        for i, v in enumerate(items):
+            if not isinstance(v, str):
+                raise self.fail(f"{key}.{i}", "must be a plain value", v)
+        return frozenset(items)
+
+    def fmt(self, value: Any, key: str) -> TimeFormat:
+        try:
+            return compile_format(self.typed(value, key, str))
+        except ValueError as exc:
+            raise self.fail(key, f"not a time format: {exc}", value) from None
+
+
+def _times(c: _Checker, doc: dict, columns: dict[str, str], kind: str) -> tuple:
+    t = c.typed(doc.get("times", {}), "times", dict)
+    c.keys(t, TIME_KEYS, "times.")
+    default = c.fmt(t.get("format", "iso8601"), "times.format")
+    per = c.typed(t.get("columns", {}), "times.columns", dict)
+    time_cols = [columns[col.name] for col in TABLES[kind] if col.kind == "time"
+                 and col.name in columns]
+    chain = tuple(c.typed(x, f"times.chain.{i}", str)
+                  for i, x in enumerate(t.get("chain") or time_cols))
+    formats = {raw: c.fmt(per[raw], f"times.columns.{raw}") if raw in per else default
+               for raw in dict.fromkeys([*time_cols, *chain])}
+    for raw in per:
+        if raw not in formats:
+            raise c.fail(f"times.columns.{raw}", "is not a time column of the mapping", raw)
+    date = None
+    if "date" in t:
+        d = c.typed(t["date"], "times.date", dict)
+        c.keys(d, ("column", "format"), "times.date.")
+        if "column" not in d:
+            raise c.fail("times.date", "needs column (and format)")
+        date = (c.typed(d["column"], "times.date.column", str),
+                c.fmt(d.get("format", "%Y-%m-%d"), "times.date.format"))
+        if date[1].kind != "date":
+            raise c.fail("times.date.format", "must be a date-only format", date[1].text)
+    for raw, f in formats.items():
+        key = f"times.columns.{raw}" if raw in per else "times.format"
+        if f.kind == "date":
+            raise c.fail(key, "a time column needs a time, not only a date", f.text)
+        if f.kind == "time_of_day" and date is None:
+            raise c.fail(key, "a time of day needs times.date (the column with the day)", f.text)
+    back = c.number(t.get("max_backstep_hours", "12"), "times.max_backstep_hours", 0, 24)
+    return formats, date, chain, back
+
+
+def _durations(c: _Checker, doc: dict, columns: dict[str, str]) -> dict[str, tuple[str, float]]:
+    d = c.typed(doc.get("durations", {}), "durations", dict)
+    c.keys(d, ("wait", "handle"), "durations.")
+    out = {}
+    for name, spec in d.items():
+        key = f"durations.{name}"
+        spec = c.typed(spec, key, dict)
+        c.keys(spec, ("column", "unit"), f"{key}.")
+        if "column" not in spec:
+            raise c.fail(key, "needs column (and unit: " + ", ".join(UNITS_S) + ")")
+        unit = c.choice(spec.get("unit", "s"), f"{key}.unit", tuple(UNITS_S))
+        out[name] = (c.typed(spec["column"], f"{key}.column", str), UNITS_S[unit])
+    clash = {"wait": ("queue_entry", "queue_exit"), "handle": ("service_start", "service_end")}
+    for name in out:
+        for col in clash[name]:
+            if col in columns:
+                raise c.fail(f"durations.{name}", f"gives {col} already mapped in columns",
+                             columns[col])
+    return out
+
+
+def _values(c: _Checker, doc: dict, kind: str) -> dict[str, dict[str, str]]:
+    values = c.canonical(doc.get("values", {}), "values", kind)
+    allowed = {"outcome": OUTCOMES} if kind == CONTACTS else {"kind": SURVEY_KINDS}
+    out = {}
+    for col, table in values.items():
+        table = c.typed(table, f"values.{col}", dict)
+        for raw, canon in table.items():
+            key = f"values.{col}.{raw}"
+            c.typed(canon, key, str)
+            if col in allowed and canon not in allowed[col]:
+                raise c.fail(key, f"{col} must map to one of " + ", ".join(allowed[col]), canon)
+        out[col] = dict(table)
+    return out
+
+
+def _check_required(c: _Checker, kind: str, columns: dict, constants: dict,
+                    durations: dict) -> None:
+    have = set(columns) | set(constants)
+    if kind == CONTACTS:
+        have |= {"channel", "queue"} if have & {"channel", "queue"} else set()
+        have |= {"contact_id"}
+        if "wait" in durations:
+            have |= {"queue_entry", "queue_exit"}
+    elif kind == "surveys":
+        have |= {"survey_id"}
+    for col in TABLES[kind]:
+        if col.required and col.name not in have:
+            raise c.fail("columns", f"{col.name} is required: map it (columns.{col.name}) or "
+                         f"give it as constants.{col.name}")
+
+
+def build(name: str, doc: dict, lines: Lines) -> Mapping:
+    """Validate the merged document ``doc`` of mapping ``name``."""
+    c = _Checker(name, lines)
+    c.keys(doc, SECTIONS, "")
+    for k, kind in SECTIONS.items():
+        if k in doc and doc[k] is not None:
+            c.typed(doc[k], k, kind)
+    kind = c.choice(doc.get("kind", CONTACTS), "kind", tuple(TABLES))
+    for k in CONTACTS_ONLY:
+        if k in doc and kind != CONTACTS:
+            raise c.fail(k, f"only a contacts mapping has {k}", kind)
+    f = c.typed(doc.get("file", {}), "file", dict)
+    c.keys(f, FILE_KEYS, "file.")
+    sep = c.typed(f.get("separator", ","), "file.separator", str)
+    if len(sep) != 1 or sep in "\r\n\"":
+        raise c.fail("file.separator", "must be one character (e.g. ',', ';', '\\t', '|')", sep)
+    quote = f.get("quote", '"')
+    if quote is not None and (not isinstance(quote, str) or len(quote) != 1 or quote == sep):
+        raise c.fail("file.quote", "must be one character other than the separator, or null",
+                     quote)
+    names = f.get("names")
+    if names is not None:
+        if not isinstance(names, list) or not names:
+            raise c.fail("file.names", "must list the column names of a file without header")
+        names = tuple(c.typed(x, f"file.names.{i}", str) for i, x in enumerate(names))
+    tz = c.typed(doc.get("timezone", "UTC"), "timezone", str)
+    try:
+        zoneinfo.ZoneInfo(tz)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise c.fail("timezone", "unknown time zone (use an IANA name such as Europe/Paris)",
+                     tz) from None
+    origin = doc.get("origin")
+    if origin is not None:
+        if re.fullmatch(compile_format("iso8601").regex, c.typed(origin, "origin", str)) is None:
+            raise c.fail("origin", "must be an ISO date or date-time (2024-01-01T00:00:00)",
+                         origin)
+    # a column set to null (e.g. over an extended mapping) is not mapped
+    columns = {k: c.typed(v, f"columns.{k}", str)
+               for k, v in c.canonical(doc.get("columns", {}), "columns", kind).items()
+               if v is not None}
+    constants = {k: c.typed(v, f"constants.{k}", str)
+                 for k, v in c.canonical(doc.get("constants", {}), "constants", kind).items()}
+    for k in constants:
+        if k in columns:
+            raise c.fail(f"constants.{k}", "is also mapped in columns", constants[k])
+        if next(col for col in TABLES[kind] if col.name == k).kind == "time":
+            raise c.fail(f"constants.{k}", "a time cannot be a constant", constants[k])
+    formats, date, chain, back = _times(c, doc, columns, kind)
+    durations = _durations(c, doc, columns) if kind == CONTACTS else {}
+    _check_required(c, kind, columns, constants, durations)
+    missing: dict[str, set[str]] = {}
+    for section in ("placeholders", "sentinels"):
+        for col, vals in c.canonical(doc.get(section, {}), section, kind).items():
+            missing.setdefault(col, set()).update(c.strings(vals, f"{section}.{col}"))
+    exclude = {}
+    for reason, cond in c.typed(doc.get("exclude", {}), "exclude", dict).items():
+        cond = c.typed(cond, f"exclude.{reason}", dict)
+        if not cond:
+            raise c.fail(f"exclude.{reason}", "needs at least one condition (column: values)")
+        exclude[reason] = {col: c.strings(v, f"exclude.{reason}.{col}") for col, v in cond.items()}
+    p = c.typed(doc.get("policy", {}), "policy", dict)
+    c.keys(p, POLICY_KEYS, "policy.")
+    policy = Policy(
+        c.choice(p.get("abandoned_before_queue", "exclude"), "policy.abandoned_before_queue",
+                 ("exclude", "keep")),
+        c.choice(p.get("duplicate_rows", "exclude"), "policy.duplicate_rows",
+                 ("exclude", "error")),
+        c.number(p.get("max_unusable_share", "0.05"), "policy.max_unusable_share", 0, 1),
+        c.number(p.get("missing_day_share", "0.1"), "policy.missing_day_share", 0, 1),
+    )
+    return Mapping(
+        name=name, kind=kind, description=str(doc.get("description", "")), separator=sep,
+        line_end=c.choice(f.get("line_end", "auto"), "file.line_end", LINE_ENDS),
+        encoding=c.typed(f.get("encoding", "utf-8"), "file.encoding", str), quote=quote,
+        names=names, timezone=tz, origin=origin, columns=columns, constants=constants,
+        formats=formats, date=date, chain=chain, max_backstep_hours=back, durations=durations,
+        missing={k: frozenset(v) for k, v in missing.items()},
+        values=_values(c, doc, kind), exclude=exclude, policy=policy, lines=lines,
+    )
+
+
+def _override_lines(overrides: dict, prefix: str = "") -> Lines:
+    out: Lines = {}
+    for k, v in overrides.items():
+        key = f"{prefix}{k}"
+        out[key] = (f"override {key}", None)
+        if isinstance(v, dict):
+            out.update(_override_lines(v, f"{key}."))
+    return out
+
+
+def _stringify(value: Any) -> Any:
+    """Overrides from Python or Hydra carry ints and floats: the mapping reads text."""
+    if isinstance(value, dict):
+        return {str(k): _stringify(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stringify(v) for v in value]
+    return None if value is None else str(value)
+
+
+def load_mapping(name: str = "canonical", overrides: dict | None = None,
+                 kind: str | None = None) -> Mapping:
+    """The validated mapping ``name`` (a shipped name or a YAML path), with ``overrides``
+    merged over it; ``kind`` checks it maps that table (contacts, surveys, ...).
+
+    >>> m = load_mapping("technion")
+    >>> m.columns["arrival"], m.separator == "\\t", sorted(m.exclude)
+    ('vru_exit', True, ['phantom'])
+    """
+    file, doc, lines = _document(name)
+    if overrides:
+        doc = _merge(doc, _stringify(overrides))
+        lines = {**lines, **_override_lines(overrides)}
+    mapping = build(file, doc, lines)
+    if kind is not None and mapping.kind != kind:
+        raise mapping.error("kind", f"this mapping reads {mapping.kind}, not {kind}",
+                            mapping.kind)
+    return mapping

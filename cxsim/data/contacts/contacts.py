@@ -217,7 +217,9 @@ def read_contacts(path: str | Path, mapping: str | Mapping = "canonical",
     r.problems.raise_first()
     _set_apart(r, f)
     r.problems.raise_first()
-    f["outcome"] = pd.Categorical(f["outcome"].astype("str"), categories=OUTCOMES)
+    # only excluded rows (a PHANTOM call...) can still hold an outcome outside the set
+    outcome = f["outcome"].astype("str")
+    f["outcome"] = pd.Categorical(outcome.where(outcome.isin(OUTCOMES)), categories=OUTCOMES)
     table = r.split(table)
     f = table.frame[["line", *column_names(CONTACTS)]]
     reason = _unusable(f)

@@ -120,14 +120,17 @@ def shipped() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def _source(name: str) -> tuple[str, str]:
-    """(file name for messages, YAML text) of a shipped name or a path."""
+def _source(name: str, folder: Path | None = None) -> tuple[str, str, Path | None]:
+    """(file name for messages, YAML text, its folder) of a shipped name or a path (relative
+    to ``folder``, the folder of the mapping that extends it, if given)."""
     if name in shipped():
         path = resources.files("cxsim.data.contacts") / "mappings" / f"{name}.yaml"
-        return f"{name}.yaml", path.read_text(encoding="utf-8")
+        return f"{name}.yaml", path.read_text(encoding="utf-8"), None
     path = Path(name)
+    if folder is not None and not path.is_absolute():
+        path = folder / path
     if path.suffix in (".yaml", ".yml") and path.is_file():
-        return path.name, path.read_text(encoding="utf-8")
+        return path.name, path.read_text(encoding="utf-8"), path.parent
     raise DataError(name, "no such mapping: neither a shipped one (" + ", ".join(shipped())
                     + ") nor a .yaml file")
 
@@ -139,17 +142,19 @@ def _merge(base: dict, top: dict) -> dict:
     return out
 
 
-def _document(name: str, seen: tuple[str, ...] = ()) -> tuple[str, dict, Lines]:
-    file, text = _source(name)
+def _document(name: str, folder: Path | None = None, seen: tuple[str, ...] = ()
+              ) -> tuple[str, dict, Lines]:
+    file, text, here = _source(name, folder)
     doc, lines = load_yaml(file, text)
     parent = doc.get("extends")
     if parent is None:
         return file, doc, lines
-    if not isinstance(parent, str) or parent in seen or parent == name:
+    key = str(here / parent) if here is not None else str(parent)
+    if not isinstance(parent, str) or key in seen or Path(key).name == file:
         raise DataError(file, "extends must name another mapping, without a cycle",
                         row=lines.get("extends", (file, None))[1], column="extends",
                         value=str(parent))
-    _, base, base_lines = _document(parent, (*seen, name))
+    _, base, base_lines = _document(parent, here, (*seen, key))
     return file, _merge(base, {k: v for k, v in doc.items() if k != "extends"}), \
         {**base_lines, **lines}
 
@@ -241,6 +246,10 @@ def _times(c: _Checker, doc: dict, columns: dict[str, str], kind: str) -> tuple:
             raise c.fail(key, "a time column needs a time, not only a date", f.text)
         if f.kind == "time_of_day" and date is None:
             raise c.fail(key, "a time of day needs times.date (the column with the day)", f.text)
+    kinds = {f.kind == "relative" for f in formats.values()}
+    if len(kinds) > 1:
+        raise c.fail("times", "minutes/seconds since the origin cannot be mixed with dates "
+                     "and times in one mapping")
     back = c.number(t.get("max_backstep_hours", "12"), "times.max_backstep_hours", 0, 24)
     return formats, date, chain, back
 

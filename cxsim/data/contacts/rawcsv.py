@@ -77,7 +77,8 @@ def _encoded(raw: bytes, file: str, m: Mapping) -> bytes:
         raw = raw[3:]
     nul = raw.find(b"\x00")
     if nul >= 0:
-        raise _located(raw, nul, file, m, "a binary file, not a text export (a NUL byte)")
+        raise DataError(file, f"a binary file, not a text export (a NUL byte at byte offset "
+                        f"{nul})")
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -213,12 +213,13 @@ class _Reader:
             valid = seconds[anchor][~self.excluded] if anchor in seconds else np.array([])
             valid = valid[~np.isnan(valid)]
             origin = iso_midnight(float(valid.min())) if valid.size else "1970-01-01T00:00:00"
-        zero = 0.0 if relative else _origin_seconds(origin)
+        zero = _origin_seconds(origin)
         for col in TABLES[kind]:
             if col.kind == "time":
                 raw_col = m.columns.get(col.name)
                 if raw_col is not None:
-                    data[col.name] = (seconds[raw_col] - zero) / 60.0
+                    data[col.name] = seconds[raw_col] if relative else \
+                        (seconds[raw_col] - zero) / 60.0
                     if col.required:
                         self.problems.add(np.isnan(data[col.name]) & ~self.excluded, col.name,
                                           "missing value (the column is required)", raw_col)

@@ -134,9 +134,9 @@ def _int(field: pa.Array) -> np.ndarray:
 
 @dataclass
 class Parsed:
-    """Seconds (local wall clock since 1970, since midnight for times of day, since the
-    origin for relative formats; NaN where empty), a mask of bad cells, and which cells were
-    instants (an offset or an epoch) still on UTC."""
+    """Seconds (local wall clock since 1970, or since midnight for times of day; for relative
+    formats *minutes* since the origin, the canonical unit; NaN where empty), a mask of bad
+    cells, and which cells were instants (an offset or an epoch) still on UTC."""
 
     seconds: np.ndarray
     bad: np.ndarray
@@ -155,8 +155,10 @@ def parse(text: pa.Array, fmt: TimeFormat) -> Parsed:
         ok = pc.match_substring_regex(text, r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
         ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
         values = pc.cast(pc.if_else(pa.array(ok), text, None), pa.float64())
-        seconds = pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False) * fmt.unit_s
-        bad = ~empty & ~(ok & np.isfinite(seconds))
+        number = pc.fill_null(values, np.nan).to_numpy(zero_copy_only=False)
+        bad = ~empty & ~(ok & np.isfinite(number))
+        # relative times go straight to minutes: x * 60 / 60 need not give x back
+        seconds = number * (fmt.unit_s / 60.0 if fmt.kind == "relative" else fmt.unit_s)
         return Parsed(np.where(bad, np.nan, seconds), bad, ~empty & (fmt.kind == "epoch"))
     parts = pc.extract_regex(text, f"^(?:{fmt.regex})$")
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)

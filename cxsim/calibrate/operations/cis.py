@@ -17,7 +17,7 @@ def poisson_ci(count: np.ndarray | int, exposure: np.ndarray | float, level: flo
 
     >>> lo, hi = poisson_ci(10, 2.0)
     >>> round(float(lo), 3), round(float(hi), 3)
-    (2.398, 9.196)
+    (2.398, 9.195)
     """
     k = np.asarray(count, dtype=float)
     e = np.asarray(exposure, dtype=float)

@@ -230,3 +230,22 @@ def test_calibration_serialises_to_strict_json() -> None:
     assert len(q["arrivals_per_hour"]["rate"][0]) == 48
     assert q["handle"]["distribution"] in ("lognormal", "gamma", "exponential")
     assert 0 < q["patience"]["censored_share"] < 1
+
+
+def test_figures_are_written(tmp_path) -> None:
+    from contact_logs import SAMPLE
+
+    from cxsim.calibrate.operations.cis import handle_times
+    from cxsim.data.contacts import read_contacts
+    from cxsim.plots import operations as figures
+
+    log = read_contacts(SAMPLE, "technion")
+    ops = calibrate_operations(log, by=None).queues["all"]
+    paths = [
+        figures.handle_fit(ops.handle, handle_times(log.contacts), tmp_path / "handle.png"),
+        figures.patience_fit(ops.patience, ops.abandonment, tmp_path / "patience.png"),
+        figures.arrival_profile(ops.arrivals, tmp_path / "arrivals.png"),
+        figures.staffing_profile(ops.staffing, tmp_path / "staffing.png"),
+    ]
+    for p in paths:
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000

@@ -178,15 +178,16 @@ def make_calendar(arrival: np.ndarray, origin: str, share: float,
 
 
 def _notes(f: pd.DataFrame) -> dict:
-    ids = set(f["contact_id"])
-    src = f["transfer_from"].dropna() if "transfer_from" in f else pd.Series([], dtype=str)
+    src = pa.array(f["transfer_from"].dropna().astype("str").to_numpy(), pa.string())
+    known = pc.is_in(src, value_set=pa.array(f["contact_id"].astype("str").to_numpy(),
+                                             pa.string()))
     return {
         "zero_length_service": int((f["service_end"] == f["service_start"]).sum()),
         "served_without_queueing": int((f["outcome"].isin([SERVED, TRANSFERRED])
                                         & f["queue_entry"].isna()).sum()),
         "unidentified_customer": int(f["customer_id"].isna().sum())
         if "customer_id" in f else len(f),
-        "transfer_source_unknown": int((~src.isin(ids)).sum()),
+        "transfer_source_unknown": int(len(src) - (pc.sum(known).as_py() or 0)),
     }
 
 

@@ -19,7 +19,8 @@ from contact_logs import (
     write_canonical,
 )
 
-from cxsim.data.contacts import read_contacts, read_table
+from cxsim.data import DataError
+from cxsim.data.contacts import read_contacts, read_table, write_contacts
 from cxsim.data.contacts.mapping import load_mapping
 
 
@@ -126,6 +127,25 @@ def test_canonical_round_trip_is_exact(tmp_path: Path) -> None:
                                                                            b[~np.isnan(b)])
     assert f["contact_id"].tolist() == frame["contact_id"].tolist()
     assert log.origin == "2024-01-01T00:00:00" and log.calendar.first_weekday == 0
+
+
+def test_write_contacts_reads_back_bit_for_bit(technion, tmp_path: Path) -> None:
+    log, _ = technion
+    f = log.contacts.copy()
+    f["reason"] = f["reason"].astype("str").replace({"PE": 'english, "PE"'})  # needs quotes
+    back = read_contacts(write_contacts(f, tmp_path / "contacts.csv"),
+                         overrides={"origin": log.origin}).contacts
+    for col in f.columns.drop("line"):
+        left, right = back[col], f[col]
+        if left.dtype == float:
+            assert np.array_equal(left.to_numpy(), right.to_numpy(), equal_nan=True), col
+        else:
+            assert left.astype("str").fillna("").tolist() == \
+                right.astype("str").fillna("").tolist(), col
+    bad = f.assign(outcome="done")
+    with pytest.raises(DataError, match="line 2, column outcome: value done: unknown outcome"):
+        write_contacts(bad, tmp_path / "bad.csv")
+    assert not (tmp_path / "bad.csv").exists()
 
 
 ACD = ("ContactID;CustomerRef;Media;Skill;Started;WaitSec;TalkSec;AgentLogin;Disposition;"

@@ -14,12 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from contact_logs import Truth, day_profile, simulate, write_canonical
 from scipy import stats
 
 from cxsim.calibrate.operations import calibrate_operations
-from cxsim.data.contacts import read_contacts
+from cxsim.data.contacts import load_mapping, read_contacts, read_table
 
 LEVEL = 0.95
 
@@ -118,3 +119,24 @@ def test_staffing_is_recovered_from_agent_activity(tmp_path: Path) -> None:
     # the agents: no service time lost or counted twice at interval edges)
     service = (log.contacts["service_end"] - log.contacts["service_start"]).sum()
     assert s.busy.sum() * 60 == pytest.approx(service, rel=1e-9)
+
+
+def test_staffing_from_a_roster_file_is_the_rota(tmp_path: Path) -> None:
+    truth = recovery_truth()
+    log = read_contacts(write_canonical(simulate(truth, seeds(1)[0]), tmp_path / "c.csv"))
+    origin = pd.Timestamp(log.origin)
+    rows = ["agent_id,queue,start,end"]
+    for day in range(7):
+        level = truth.agents[log.calendar.weekday(day)]
+        for j in range(int(level.max())):
+            on = np.flatnonzero(level > j)  # agent j works whenever more than j are rostered
+            for block in np.split(on, np.flatnonzero(np.diff(on) > 1) + 1):
+                start = origin + pd.Timedelta(days=day, hours=int(block[0]))
+                end = origin + pd.Timedelta(days=day, hours=int(block[-1]) + 1)
+                rows.append(f"A{j + 1},{truth.queue},{start.isoformat()},{end.isoformat()}")
+    (tmp_path / "roster.csv").write_text("\n".join(rows) + "\n")
+    roster = read_table(tmp_path / "roster.csv", load_mapping("roster"), origin=log.origin)
+    staff = calibrate_operations(log, roster=roster.frame).queues[truth.queue].staffing
+    staffed = truth.agents[log.calendar.weekday(np.arange(7))]
+    assert np.array_equal(staff.staffed, staffed)
+    assert staff.to_json()["staffed_agents"]["mean_by_weekday"] == staffed.tolist()

@@ -134,6 +134,10 @@ CASES = [
      "outcome", "BUSY", "maps AGENT, HANG (values.outcome) and excludes PHANTOM (phantom)"),
     ("technion-missing-date", "technion", tech(cell(tech(), 3, 5, "", "\t")), 3, "date", "",
      "missing date"),
+    ("technion-only-phantoms", "technion", tech(*(
+        (i, TECH_ROWS[i - 2].replace("HANG", "PHANTOM").replace("AGENT", "PHANTOM"))
+        for i in (2, 3, 4))), None, None, None,
+     "no contacts left: all 3 rows were set apart ({'phantom': 3})"),
     ("technion-lf-where-crlf-said", "technion", tech().replace("\r\n", "\n"), 1, None, None,
      "line ends are LF, but the mapping says CRLF"),
 ]

@@ -17,6 +17,7 @@ After cells, values and times are read (:mod:`cxsim.data.contacts.read`):
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,10 @@ from cxsim.data.contacts.canonical import (
     weekday_of,
 )
 from cxsim.data.contacts.mapping import Mapping, load_mapping
-from cxsim.data.contacts.read import _Reader
+from cxsim.data.contacts.read import TableReader
 from cxsim.data.errors import DataError
 
+log_ = logging.getLogger(__name__)
 # (reason, column to blame, rule: True where the row contradicts itself), in the order checked
 UNUSABLE = (
     ("queue_entry_before_arrival", "queue_entry", lambda d: d.queue_entry < d.arrival),
@@ -65,7 +67,7 @@ UNUSABLE = (
 TIMES = ("arrival", "queue_entry", "queue_exit", "service_start", "service_end")
 
 
-def _durations(r: _Reader, f: pd.DataFrame) -> None:
+def _durations(r: TableReader, f: pd.DataFrame) -> None:
     """Queue and service times from duration columns (in place)."""
     m = r.m
     for name, (raw_col, unit_s) in m.durations.items():
@@ -88,7 +90,7 @@ def _durations(r: _Reader, f: pd.DataFrame) -> None:
             f["service_end"] = f["service_start"] + minutes
 
 
-def _outcomes(r: _Reader, f: pd.DataFrame) -> None:
+def _outcomes(r: TableReader, f: pd.DataFrame) -> None:
     m = r.m
     bad = ~f["outcome"].isin(OUTCOMES).to_numpy() & f["outcome"].notna().to_numpy() & ~r.excluded
     known = ", ".join(m.values.get("outcome", {})) or "none"
@@ -100,7 +102,7 @@ def _outcomes(r: _Reader, f: pd.DataFrame) -> None:
                    m.columns.get("outcome"))
 
 
-def _set_apart(r: _Reader, f: pd.DataFrame) -> None:
+def _set_apart(r: TableReader, f: pd.DataFrame) -> None:
     """Abandons before queueing and exact duplicates join the excluded rows; one contact id
     on two different rows is an error."""
     m = r.m
@@ -138,7 +140,7 @@ def _unusable(f: pd.DataFrame) -> np.ndarray:
     return reason
 
 
-def _refuse_unusable(r: _Reader, f: pd.DataFrame, reason: np.ndarray) -> None:
+def _refuse_unusable(r: TableReader, f: pd.DataFrame, reason: np.ndarray) -> None:
     n_bad, n = int(np.count_nonzero(reason != "")), len(f)
     if n and n_bad / n > r.m.policy.max_unusable_share:
         i = int(np.flatnonzero(reason != "")[0])
@@ -200,7 +202,8 @@ def read_contacts(path: str | Path, mapping: str | Mapping = "canonical",
     the midnight of the day of the first arrival.
     """
     m = mapping if isinstance(mapping, Mapping) else load_mapping(mapping, overrides, CONTACTS)
-    r = _Reader(path, m)
+    r = TableReader(path, m)
+    log_.info("%s: %d rows split into cells; parsing", r.raw.file, r.n)
     table = r.build(CONTACTS, origin)
     f = table.frame
     for name in TIMES:
@@ -228,8 +231,14 @@ def read_contacts(path: str | Path, mapping: str | Mapping = "canonical",
     bad = reason != ""
     unusable = f[bad].assign(reason=reason[bad]).reset_index(drop=True)
     contacts = f[~bad].reset_index(drop=True)
+    if contacts.empty:
+        raise DataError(r.raw.file, f"no contacts left: all {r.n} rows were set apart "
+                        f"({table.counts['excluded']}) or unusable")
     calendar = make_calendar(contacts["arrival"].to_numpy(), table.origin,
                              m.policy.missing_day_share)
+    log_.info("%s: %d contacts, %d excluded, %d unusable, %d of %d days missing", r.raw.file,
+              len(contacts), len(table.excluded), len(unusable),
+              int((~calendar.observed).sum()), calendar.n_days)
     counts = dict(table.counts)
     counts["contacts"] = len(contacts)
     counts["unusable"] = {str(k): int(v) for k, v in

@@ -88,7 +88,7 @@ def iso_midnight(seconds: float) -> str:
     return f"{day}T00:00:00"
 
 
-class _Reader:
+class TableReader:
     """One export read through one mapping (see the module doc)."""
 
     def __init__(self, path: str | Path, m: Mapping) -> None:
@@ -254,7 +254,7 @@ class _Reader:
 def read_table(path: str | Path, m: Mapping, origin: str | None = None) -> Table:
     """Read the export at ``path`` as canonical table ``m.kind`` (surveys, customers, roster;
     contact logs have more rules: :func:`cxsim.data.contacts.read_contacts`)."""
-    reader = _Reader(path, m)
+    reader = TableReader(path, m)
     table = reader.build(m.kind, origin)
     reader.problems.raise_first()
     return reader.split(table)

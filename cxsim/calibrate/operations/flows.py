@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from cxsim.calibrate.operations.cis import SERVED_OUTCOMES, binomial_ci, finite, interval_json
-from cxsim.data.contacts.needs import NEED_WINDOW_MIN, contact_ends, group_needs
+from cxsim.data.contacts.needs import NEED_WINDOW_MIN, contact_ends, group_needs, source_rows
 
 REDIAL_WINDOW_MIN = 1440.0
 REDIAL_AFTER = ("abandoned", "unresolved")
@@ -50,9 +50,7 @@ class Transfers:
 def transfers(f: pd.DataFrame, by: str = "queue", level: float = 0.95) -> dict[str, Transfers]:
     """Transfer counts and probabilities out of each group ``by`` of the log ``f``."""
     group = f[by].astype("str")
-    row_of = pd.Series(np.arange(len(f)), index=f["contact_id"].to_numpy())
-    row_of = row_of[~row_of.index.duplicated()]
-    src = row_of.reindex(f["transfer_from"].to_numpy()).to_numpy()
+    src = source_rows(f)
     linked = ~np.isnan(src)
     pairs = pd.DataFrame({"from": group.to_numpy()[src[linked].astype(np.int64)],
                           "to": group.to_numpy()[linked]})
@@ -94,10 +92,10 @@ def _next_contact(f: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """For each contact of an identified customer: the row of that customer's next contact
     (by arrival; -1 if none) and its delay after this contact's end."""
     n = len(f)
-    known = f["customer_id"].notna().to_numpy()
-    order = np.flatnonzero(known)[np.lexsort((f["arrival"].to_numpy()[known],
-                                              f["customer_id"].to_numpy()[known]))]
-    cust = f["customer_id"].to_numpy()[order]
+    code = pd.factorize(f["customer_id"])[0]  # -1 where unidentified; ints sort fast
+    known = code >= 0
+    order = np.flatnonzero(known)[np.lexsort((f["arrival"].to_numpy()[known], code[known]))]
+    cust = code[order]
     nxt = np.full(n, -1, dtype=np.int64)
     same = cust[1:] == cust[:-1]
     nxt[order[:-1][same]] = order[1:][same]

@@ -20,6 +20,17 @@ def contact_ends(f: pd.DataFrame) -> np.ndarray:
     return f["service_end"].fillna(f["queue_exit"]).fillna(f["arrival"]).to_numpy()
 
 
+def source_rows(f: pd.DataFrame) -> np.ndarray:
+    """Row of the contact each contact was transferred from (NaN if none or not in ``f``)."""
+    src = np.full(len(f), np.nan)
+    has = f["transfer_from"].notna().to_numpy()
+    if has.any():
+        row_of = pd.Series(np.arange(len(f)), index=f["contact_id"].to_numpy())
+        row_of = row_of[~row_of.index.duplicated()]
+        src[has] = row_of.reindex(f["transfer_from"].to_numpy()[has]).to_numpy()
+    return src
+
+
 def group_needs(f: pd.DataFrame, window_min: float = NEED_WINDOW_MIN) -> np.ndarray:
     """Need number (0, 1, ...) of each contact of the canonical table ``f``, numbered in
     order of each need's first arrival."""
@@ -32,8 +43,8 @@ def group_needs(f: pd.DataFrame, window_min: float = NEED_WINDOW_MIN) -> np.ndar
     next_key = int(key.max(initial=-1)) + 1
     chained = ~case & f["customer_id"].notna().to_numpy()
     if chained.any():
-        g = pd.DataFrame({"customer": f["customer_id"][chained].to_numpy(),
-                          "reason": f["reason"][chained].astype("str").fillna("").to_numpy(),
+        g = pd.DataFrame({"customer": pd.factorize(f["customer_id"][chained])[0],
+                          "reason": pd.factorize(f["reason"][chained], use_na_sentinel=False)[0],
                           "arrival": f["arrival"][chained].to_numpy(),
                           "end": contact_ends(f)[chained]},
                          index=np.flatnonzero(chained))
@@ -45,12 +56,9 @@ def group_needs(f: pd.DataFrame, window_min: float = NEED_WINDOW_MIN) -> np.ndar
         next_key = int(key.max()) + 1
     alone = key < 0
     key[alone] = next_key + np.arange(int(alone.sum()))
-    source = f["transfer_from"].to_numpy()
-    row_of = pd.Series(np.arange(n), index=f["contact_id"].to_numpy())
-    row_of = row_of[~row_of.index.duplicated()]
-    src = row_of.reindex(source).to_numpy()
+    src = source_rows(f)
     linked = ~np.isnan(src)
-    for _ in range(n):  # follow chains of transfers back to their first contact
+    for _ in range(n if linked.any() else 0):  # follow transfer chains to their first contact
         moved = key[linked] != key[src[linked].astype(np.int64)]
         if not moved.any():
             break

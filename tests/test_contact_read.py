@@ -248,3 +248,20 @@ def test_a_headerless_export_names_its_columns(tmp_path: Path) -> None:
     assert t.frame["start"].tolist() == [480.0, 720.0]
     assert t.frame["end"].tolist() == [960.0, 1230.0]
     assert t.frame["line"].tolist() == [1, 2]
+
+
+def test_a_real_midnight_is_not_a_sentinel(tmp_path: Path) -> None:
+    """0:00:00 means "did not happen" only when both ends of its interval say so."""
+    header = SAMPLE.read_bytes().split(b"\r\n", 1)[0].decode()
+    rows = ["AA0406\t59143\t7\t2\tPE\t990228\t23:58:21\t23:58:46\t25\t0:00:00\t0:00:00\t0"
+            "\tAGENT\t23:58:46\t0:00:00\t74\tAGENT25",  # served until midnight
+            "AA0406\t59144\t8\t2\tPE\t990228\t23:59:21\t23:59:40\t19\t23:59:40\t0:00:00\t20"
+            "\tHANG\t0:00:00\t0:00:00\t0\tNO_SERVER"]  # hung up in the queue at midnight
+    path = tmp_path / "midnight.txt"
+    path.write_bytes(("\r\n".join([header, *rows]) + "\r\n").encode())
+    log = read_contacts(path, "technion")
+    f = log.contacts.set_index("contact_id")
+    assert f.loc["59143", "service_end"] == 1440.0 and np.isnan(f.loc["59143", "queue_entry"])
+    assert f.loc["59144", "queue_exit"] == 1440.0 and f.loc["59144", "outcome"] == "abandoned"
+    assert log.counts["notes"]["sentinel_read_as_midnight"] == 2
+    assert log.counts["unusable"] == {}

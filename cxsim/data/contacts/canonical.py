@@ -37,6 +37,8 @@ OUTCOME_MEANING = {
 }
 # The canonical time columns in the order they happen within a contact.
 TIME_CHAIN = ("arrival", "queue_entry", "queue_exit", "service_start", "service_end")
+# Intervals whose two ends happen together or not at all (see sentinels in the mapping docs).
+TIME_PAIRS = (("queue_entry", "queue_exit"), ("service_start", "service_end"))
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,7 @@ def read_contacts(path: str | Path, mapping: str | Mapping = "canonical",
     counts["contacts"] = len(contacts)
     counts["unusable"] = {str(k): int(v) for k, v in
                           pd.Series(reason[bad]).value_counts().sort_index().items()}
-    counts["notes"] = {**_notes(contacts), "crossed_midnight": counts.pop("crossed_midnight", 0)}
+    counts["notes"] = {**_notes(contacts), "crossed_midnight": counts.pop("crossed_midnight", 0),
+                       "sentinel_read_as_midnight": counts.pop("sentinel_read_as_midnight", 0)}
     return ContactLog(contacts, table.excluded, unusable, calendar, m.timezone,
                       Path(path).name, m.name, counts)

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cxsim.data.contacts.canonical import TABLES, Column
+from cxsim.data.contacts.canonical import TABLES, TIME_PAIRS, Column
 from cxsim.data.contacts.mapping import Mapping
 from cxsim.data.contacts.rawcsv import RawTable, read_raw
 from cxsim.data.contacts.timeparse import DAY_S, explain, parse, utc_to_local
@@ -165,13 +165,20 @@ class TableReader:
             self.problems.add(p.bad & ~self.excluded, dcol, None, dcol,
                               lambda v, f=dfmt: explain(v, f))
             date = p.seconds
+        parsed, sentinel = {}, {}
         for raw_col, fmt in m.formats.items():
-            cells = _missing(self.raw.cells[raw_col], m.missing.get(canon_of.get(raw_col, ""),
-                                                                    frozenset()))
-            p = parse(cells, fmt)
+            cells = self.raw.cells[raw_col]
+            values = m.missing.get(canon_of.get(raw_col, ""), frozenset())
+            sentinel[raw_col] = pc.fill_null(pc.is_in(cells, pa.array(sorted(values),
+                                                                       pa.string())),
+                                             False).to_numpy(zero_copy_only=False)
+            parsed[raw_col] = parse(cells, fmt)
+        self._pair_sentinels(parsed, sentinel)
+        for raw_col, fmt in m.formats.items():
+            p = parsed[raw_col]
             self.problems.add(p.bad & ~self.excluded, raw_col, None, raw_col,
                               lambda v, f=fmt: explain(v, f))
-            s = p.seconds
+            s = np.where(sentinel[raw_col], np.nan, p.seconds)
             if fmt.kind == "time_of_day":
                 present = ~np.isnan(s)
                 self.problems.add(present & np.isnan(date) & ~self.excluded & ~p.bad, m.date[0],
@@ -182,6 +189,25 @@ class TableReader:
             seconds[raw_col] = s
         self._midnight(seconds)
         return seconds
+
+    def _pair_sentinels(self, parsed: dict, sentinel: dict[str, np.ndarray]) -> None:
+        """A sentinel ("0:00:00": did not happen) beside a real time at the other end of its
+        interval (queue entry and exit, service start and end) is the literal time, midnight:
+        a call served from 23:58:46 to 0:00:00 ended at midnight. Only when both ends are
+        sentinels (or the other is empty) did the interval not happen."""
+        cols = self.m.columns
+        kept = np.zeros(self.n, dtype=bool)
+        for a, b in TIME_PAIRS:
+            ra, rb = cols.get(a), cols.get(b)
+            if ra not in sentinel or rb not in sentinel:
+                continue
+            real_a = ~sentinel[ra] & ~np.isnan(parsed[ra].seconds) & ~parsed[ra].bad
+            real_b = ~sentinel[rb] & ~np.isnan(parsed[rb].seconds) & ~parsed[rb].bad
+            for col, other in ((ra, real_b), (rb, real_a)):
+                literal = sentinel[col] & other & ~np.isnan(parsed[col].seconds)
+                kept |= literal
+                sentinel[col] = sentinel[col] & ~literal
+        self.counts["sentinel_read_as_midnight"] = int(np.count_nonzero(kept & ~self.excluded))
 
     def _midnight(self, seconds: dict[str, np.ndarray]) -> None:
         """Move times of day that step back by more than ``max_backstep_hours`` along the

@@ -100,6 +100,16 @@ def test_patience_needs_an_abandonment_and_reports_the_censored_share() -> None:
     assert np.isfinite(p.best.mean_min)  # an abandon at 0 wait is interval-censored, not -inf
 
 
+def test_tiny_samples_fall_back_to_the_exponential() -> None:
+    h = handle_time(np.array([3.0, 3.0, 0.0]))
+    assert list(h.fits) == ["exponential"] and h.best.mean_min == 3.0
+    assert handle_time(np.array([3.0])) is None
+    p = patience(np.array([0.5, 1.0, 2.0, 4.0]), np.array([False, True, False, False]))
+    assert list(p.fits) == ["exponential"]
+    assert p.best.mean_min == pytest.approx(7.5 / 1, rel=1e-5)  # total wait / abandonments
+    json.dumps(p.to_json(), allow_nan=False)
+
+
 def test_hazard_by_wait_is_the_brute_force_count() -> None:
     rng = np.random.default_rng(3)
     wait = rng.exponential(2.0, 300)

@@ -139,10 +139,12 @@ def handle_time(minutes: np.ndarray, level: float = 0.95, min_n: int = 2) -> Han
     if pos.size < min_n:
         return None
     fits = {}
-    for name in CANDIDATES:
+    # identical times (or a single one) have no spread for a two-parameter law to fit
+    for name in CANDIDATES if np.ptp(np.log(pos)) > 1e-9 else ("exponential",):
         f = FITTERS[name](pos, level)
         f.ks = ks_distance(pos, f.dist.cdf(pos))
         fits[name] = f
     t = float(stats.t.ppf((1 + level) / 2, pos.size - 1)) * pos.std(ddof=1) / np.sqrt(pos.size)
+    t = t if np.isfinite(t) else np.nan
     mean = float(pos.mean())
     return HandleTime(pos.size, int((x == 0).sum()), fits, mean, (mean - t, mean + t), level)

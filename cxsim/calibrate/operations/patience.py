@@ -13,7 +13,8 @@ waiting w had patience of at least w (right-censored). So:
   Hessian), the mean's by the delta method. An abandon at a zero wait is taken as
   interval-censored in [0, ``resolution_min``] (the export's clock step): a Weibull or
   lognormal density at 0 is 0 or infinite, and every candidate must see the same data for
-  their AICs to compare;
+  their AICs to compare. With fewer than ``MIN_ABANDONED_2P`` (5) abandonments only the
+  exponential is fitted; a fit whose optimiser did not converge is left out of the choice;
 * fit quality: ``km_gap``, the largest gap between the fitted survival and KM's at KM's
   steps;
 * an **empirical table**: the waits at which the KM curve reaches 5%, 10%, ... of customers
@@ -33,6 +34,8 @@ from cxsim.calibrate.operations.fits import Fit, akaike_weights, best_of, log_wa
 
 CANDIDATES = ("exponential", "weibull", "lognormal")
 TABLE_QUANTILES = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
+# Fewer abandonments than this cannot shape a two-parameter law: the exponential alone is fit.
+MIN_ABANDONED_2P = 5
 
 
 @dataclass
@@ -106,6 +109,12 @@ def kaplan_meier(wait: np.ndarray, abandoned: np.ndarray, level: float = 0.95) -
 def _loglik(dist: str, p: np.ndarray, t: np.ndarray, d: np.ndarray, c: np.ndarray,
             res: float) -> float:
     """Censored log-likelihood of grouped data; p = log-parameters (mu for lognormal)."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        return _loglik_terms(dist, p, t, d, c, res)
+
+
+def _loglik_terms(dist: str, p: np.ndarray, t: np.ndarray, d: np.ndarray, c: np.ndarray,
+                  res: float) -> float:
     zero = t <= 0
     tt = np.where(zero, res, t)
     if dist == "exponential":
@@ -182,7 +191,7 @@ def fit_censored(dist: str, wait: np.ndarray, abandoned: np.ndarray, level: floa
     se_log_mean = float(np.sqrt(max(grad @ cov @ grad, 0.0))) / mean
     cgrad = np.array([(_moments(dist, p + e)[1] - _moments(dist, p - e)[1]) / 2e-6
                       for e in np.eye(p.size) * 1e-6])
-    se_log_cv = float(np.sqrt(max(cgrad @ cov @ cgrad, 0.0))) / cv
+    se_log_cv = float(np.sqrt(max(cgrad @ cov @ cgrad, 0.0))) / cv if cv > 0 else np.nan
     if dist == "exponential":
         params = {"mean_min": mean}
         cis = {"mean_min": log_wald(mean, se[0], z)}
@@ -238,7 +247,9 @@ def patience(wait: np.ndarray, abandoned: np.ndarray, level: float = 0.95,
     if not a.any():
         return None
     km = kaplan_meier(w, a, level)
-    fits = {name: fit_censored(name, w, a, level, resolution_min) for name in CANDIDATES}
+    laws = CANDIDATES if a.sum() >= MIN_ABANDONED_2P else ("exponential",)
+    fits = {name: fit_censored(name, w, a, level, resolution_min) for name in laws}
+    fits = {k: f for k, f in fits.items() if f.extra["converged"] or k == "exponential"}
     for f in fits.values():  # the fit's survival against KM's, where KM has data
         f.extra["km_gap"] = float(np.max(np.abs(f.dist.sf(km.time_min) - km.survival)))
     return Patience(int(w.size), int(a.sum()), km, fits, level)

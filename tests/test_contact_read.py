@@ -265,3 +265,23 @@ def test_a_real_midnight_is_not_a_sentinel(tmp_path: Path) -> None:
     assert f.loc["59144", "queue_exit"] == 1440.0 and f.loc["59144", "outcome"] == "abandoned"
     assert log.counts["notes"]["sentinel_read_as_midnight"] == 2
     assert log.counts["unusable"] == {}
+
+
+def test_a_talk_time_column_starts_service_at_the_queue_exit_or_arrival(tmp_path: Path) -> None:
+    path = tmp_path / "talk.csv"
+    path.write_text("id,at,q_in,q_out,talk_s,kind\n"
+                    "a,10.0,10.0,12.5,120,served\n"    # waited 2.5 min, talked 2 min
+                    "b,20.0,,,90,served\n"             # never queued: served at arrival
+                    "c,30.0,30.0,31.0,0,abandoned\n")  # no talk for an abandon
+    cols = {k: None for k in ("customer_id", "agent_id", "case_id", "reason", "priority",
+                              "transfer_from", "channel", "queue", "service_start",
+                              "service_end")}
+    m = load_mapping("canonical", overrides={
+        "columns": cols | {"contact_id": "id", "arrival": "at", "queue_entry": "q_in",
+                           "queue_exit": "q_out", "outcome": "kind"},
+        "constants": {"queue": "q", "channel": "phone"},
+        "durations": {"handle": {"column": "talk_s", "unit": "s"}}})
+    f = read_contacts(path, m).contacts.set_index("contact_id")
+    assert f.loc["a", ["service_start", "service_end"]].tolist() == [12.5, 14.5]
+    assert f.loc["b", ["service_start", "service_end"]].tolist() == [20.0, 21.5]
+    assert np.isnan(f.loc["c", "service_start"])

@@ -120,7 +120,8 @@ def calibrate_operations(log: ContactLog, interval_min: int = 60, by: str | None
                                        f["service_end"].to_numpy()[mine], log.calendar,
                                        interval_min)
         if roster is not None:
-            rows = roster if "queue" not in roster or by is None else roster[
+            # a roster's queue column names queues: it splits the roster only by queue
+            rows = roster if "queue" not in roster or by != "queue" else roster[
                 roster["queue"].isna() | (roster["queue"].astype("str") == name)]
             staff.staffed = staffing_from_roster(
                 rows["start"].to_numpy(float), rows["end"].to_numpy(float),

@@ -84,7 +84,7 @@ def _durations(r: TableReader, f: pd.DataFrame) -> None:
             f["queue_entry"] = f["arrival"]
             f["queue_exit"] = f["arrival"] + minutes
         else:
-            start = f["queue_exit"] if "queue_exit" in f else f["arrival"]
+            start = f["queue_exit"].fillna(f["arrival"])  # served at once if it never queued
             untalked = (f["outcome"] == ABANDONED).to_numpy() & (minutes == 0)
             f["service_start"] = np.where(np.isnan(minutes) | untalked, np.nan, start)
             f["service_end"] = f["service_start"] + minutes

@@ -100,6 +100,12 @@ def test_line_ends_lf_or_mixed_read_the_same(technion, tmp_path: Path) -> None:
         assert other.counts["line_ends"] == name
 
 
+def test_a_separator_can_be_named(technion) -> None:
+    log, _ = technion
+    named = read_contacts(SAMPLE, "technion", overrides={"file": {"separator": "tab"}})
+    pd.testing.assert_frame_equal(named.contacts, log.contacts)
+
+
 def test_vru_hangs_can_be_kept(technion) -> None:
     log, truth = technion
     kept = read_contacts(SAMPLE, "technion",

@@ -19,6 +19,7 @@ from cxsim.data.contacts.mapping import (
     LINE_ENDS,
     POLICY_KEYS,
     SECTIONS,
+    SEPARATOR_WORDS,
     SURVEY_KINDS,
     TIME_KEYS,
     UNITS_S,
@@ -192,8 +193,10 @@ def build(name: str, doc: dict, lines: Lines) -> Mapping:
     f = c.typed(doc.get("file", {}), "file", dict)
     c.keys(f, FILE_KEYS, "file.")
     sep = c.typed(f.get("separator", ","), "file.separator", str)
+    sep = SEPARATOR_WORDS.get(sep, sep)
     if len(sep) != 1 or sep in "\r\n\"":
-        raise c.fail("file.separator", "must be one character (e.g. ',', ';', '\\t', '|')", sep)
+        raise c.fail("file.separator", "must be one character (e.g. ',', ';', '\\t', '|') or "
+                     "a word: " + ", ".join(SEPARATOR_WORDS), sep)
     quote = f.get("quote", '"')
     if quote is not None and (not isinstance(quote, str) or len(quote) != 1 or quote == sep):
         raise c.fail("file.quote", "must be one character other than the separator, or null",

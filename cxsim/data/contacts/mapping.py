@@ -21,6 +21,7 @@ from cxsim.data.errors import DataError
 
 SURVEY_KINDS = ("post_interaction", "periodic")
 LINE_ENDS = ("auto", "lf", "crlf", "cr")
+SEPARATOR_WORDS = {"comma": ",", "semicolon": ";", "tab": "\t", "pipe": "|", "space": " "}
 UNITS_S = {"ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0}
 SECTIONS = {
     "kind": str, "extends": str, "description": str, "file": dict, "timezone": str,

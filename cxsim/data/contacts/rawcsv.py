@@ -21,10 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from cxsim.data.contacts.mapping import Mapping
+from cxsim.data.contacts.mapping import SEPARATOR_WORDS, Mapping
 from cxsim.data.errors import DataError
 
-SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+SEPARATORS = {sep: word for word, sep in SEPARATOR_WORDS.items()}
+GUESSES = (",", ";", "\t", "|")  # what a wrongly split header is tried with
 
 
 @dataclass
@@ -159,7 +160,8 @@ def _header(raw: bytes, start: int, stop: int, file: str, line: int, m: Mapping)
     names = _split(text, m.separator, m.quote)
     wanted = m.raw_columns()
     if len(names) == 1 and len(wanted) > 1:
-        for sep, word in SEPARATORS.items():
+        for sep in GUESSES:
+            word = SEPARATORS[sep]
             if sep != m.separator and len(_split(text, sep, m.quote)) > 1:
                 raise DataError(file, f"the header is one column, but split by {word} it has "
                                 f"{len(_split(text, sep, m.quote))}: wrong separator (the "

@@ -20,8 +20,7 @@ from contact_logs import (
 )
 
 from cxsim.data import DataError
-from cxsim.data.contacts import read_contacts, read_table, write_contacts
-from cxsim.data.contacts.mapping import load_mapping
+from cxsim.data.contacts import load_mapping, read_contacts, read_table, write_contacts
 
 
 @pytest.fixture(scope="module")

@@ -60,7 +60,7 @@ from numpy.polynomial.legendre import leggauss
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import gammainc, gammaln, hyp1f1
 
-from cxsim.metrics import _arr, _reject
+from cxsim.metrics._checks import _arr, _reject
 
 __all__ = ["QueueFigures", "erlang_a_figures", "erlang_b", "erlang_c", "erlang_c_figures"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from cxsim.metrics import _arr
+from cxsim.metrics._checks import _arr
 from cxsim.workforce.erlang import (
     _TABLE_CELLS,
     QueueFigures,

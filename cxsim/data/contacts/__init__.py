@@ -9,7 +9,8 @@ table (what ``read_contacts(path)`` reads back bit for bit). See ``docs/contact_
 
 from cxsim.data.contacts.canonical import OUTCOMES, TABLES, Calendar, ContactLog
 from cxsim.data.contacts.contacts import read_contacts
-from cxsim.data.contacts.mapping import Mapping, load_mapping, shipped
+from cxsim.data.contacts.mapcheck import load_mapping
+from cxsim.data.contacts.mapping import Mapping, shipped
 from cxsim.data.contacts.read import read_table
 from cxsim.data.contacts.write import write_contacts
 

@@ -38,7 +38,8 @@ from cxsim.data.contacts.canonical import (
     column_names,
     weekday_of,
 )
-from cxsim.data.contacts.mapping import Mapping, load_mapping
+from cxsim.data.contacts.mapcheck import load_mapping
+from cxsim.data.contacts.mapping import Mapping
 from cxsim.data.contacts.read import TableReader
 from cxsim.data.errors import DataError
 

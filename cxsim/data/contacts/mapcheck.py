@@ -2,7 +2,8 @@
 
 ``build`` turns the merged YAML document of a mapping (text values with the line of each key,
 :mod:`cxsim.data.contacts.yamlnodes`) into a :class:`~cxsim.data.contacts.mapping.Mapping`, or
-raises a DataError naming the mapping file, the key's line, the key and its value.
+raises a DataError naming the mapping file, the key's line, the key and its value;
+``load_mapping`` reads a mapping by name or path, merges overrides over it and builds it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from cxsim.data.contacts.mapping import (
     UNITS_S,
     Mapping,
     Policy,
+    _document,
+    _merge,
+    _override_lines,
+    _stringify,
     located,
 )
 from cxsim.data.contacts.timeparse import TimeFormat, compile_format
@@ -260,3 +265,23 @@ def build(name: str, doc: dict, lines: Lines) -> Mapping:
         missing={k: frozenset(v) for k, v in missing.items()},
         values=_values(c, doc, kind), exclude=exclude, policy=policy, lines=lines,
     )
+
+
+def load_mapping(name: str = "canonical", overrides: dict | None = None,
+                 kind: str | None = None) -> Mapping:
+    """The validated mapping ``name`` (a shipped name or a YAML path), with ``overrides``
+    merged over it; ``kind`` checks it maps that table (contacts, surveys, ...).
+
+    >>> m = load_mapping("technion")
+    >>> m.columns["arrival"], m.separator == "\\t", sorted(m.exclude)
+    ('vru_exit', True, ['phantom'])
+    """
+    file, doc, lines = _document(name)
+    if overrides:
+        doc = _merge(doc, _stringify(overrides))
+        lines = {**lines, **_override_lines(overrides)}
+    mapping = build(file, doc, lines)
+    if kind is not None and mapping.kind != kind:
+        raise mapping.error("kind", f"this mapping reads {mapping.kind}, not {kind}",
+                            mapping.kind)
+    return mapping

@@ -173,25 +173,3 @@ def _stringify(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_stringify(v) for v in value]
     return None if value is None else str(value)
-
-
-def load_mapping(name: str = "canonical", overrides: dict | None = None,
-                 kind: str | None = None) -> Mapping:
-    """The validated mapping ``name`` (a shipped name or a YAML path), with ``overrides``
-    merged over it; ``kind`` checks it maps that table (contacts, surveys, ...).
-
-    >>> m = load_mapping("technion")
-    >>> m.columns["arrival"], m.separator == "\\t", sorted(m.exclude)
-    ('vru_exit', True, ['phantom'])
-    """
-    from cxsim.data.contacts.mapcheck import build  # it builds a Mapping: imported here
-
-    file, doc, lines = _document(name)
-    if overrides:
-        doc = _merge(doc, _stringify(overrides))
-        lines = {**lines, **_override_lines(overrides)}
-    mapping = build(file, doc, lines)
-    if kind is not None and mapping.kind != kind:
-        raise mapping.error("kind", f"this mapping reads {mapping.kind}, not {kind}",
-                            mapping.kind)
-    return mapping

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sweeping import SMALL, multirun
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,12 @@ def short_fit(tmp_path_factory) -> Path:
         capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def joblib_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The four SMALL jobs, run by the joblib launcher on two processes: the reference the
+    Ray and Slurm sweeps are compared with, bit for bit."""
+    tmp = tmp_path_factory.mktemp("joblib")
+    multirun([*SMALL, "cluster=local", "hydra.launcher.n_jobs=2"], tmp / "sweep", tmp)
+    return tmp / "sweep"

@@ -27,7 +27,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
-from sweeping import CONTAINMENT, SMALL, multirun
+from sweeping import CONTAINMENT, SMALL, multirun, multirun_command
 
 from cxsim.apps.common import job_seed
 from cxsim.results import load_sweep, to_xarray
@@ -131,15 +131,7 @@ def test_killed_sweep_resumes(tmp_path: Path) -> None:
         "cluster=local",
         "hydra.launcher.n_jobs=2",
     ]
-    cmd = [
-        sys.executable,
-        "-m",
-        "cxsim.apps.simulate",
-        "-m",
-        *args,
-        "progress=false",
-        f"hydra.sweep.dir={sweep}",
-    ]
+    cmd = multirun_command(args, sweep)
     with open(tmp_path / "killed.log", "w") as log:
         proc = subprocess.Popen(
             cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -18,6 +18,7 @@ from cxsim import outcomes
 from cxsim.calibrate.diagnostics import diagnose
 from cxsim.calibrate.micro import EFFORT_TERMS, Priors, anchor_reason, build_model, centred_churn
 from cxsim.calibrate.prepare import Prepared, Queries, population_queries, prepare
+from cxsim.calibrate.reproducible import exact_arithmetic
 from cxsim.data import ObservedData
 
 SCALARS = (*EFFORT_TERMS, "resolved_bonus", "effort_weight", "ttr_weight", "survey_fatigue",
@@ -81,9 +82,10 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
     anchor = anchor_of(data, settings)
     centred = centred_churn(prep, settings.priors)
     model = build_model(prep, anchor, settings.anchor_base, settings.priors, centred=centred)
-    tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                     random_seed=settings.seed, model=model, progressbar=settings.progress,
-                     compute_convergence_checks=False, **sampler_options(settings, centred))
+    with exact_arithmetic():
+        tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                         random_seed=settings.seed, model=model, progressbar=settings.progress,
+                         compute_convergence_checks=False, **sampler_options(settings, centred))
     return tree, prep, anchor
 
 

@@ -1,13 +1,17 @@
-"""A fit is a function of (data, config, seed), whatever PyTensor's compile cache holds."""
+"""A fit is a function of (data, config, seed), whatever PyTensor's compile cache holds; a
+single-chain fit works and says that R-hat could not be computed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from cxsim.calibrate.diagnostics import diagnose
 
 FIT = [sys.executable, "-m", "cxsim.apps.fit", "progress=false"]
 SHORT = ["sampler.draws=150", "sampler.tune=150", "sampler.chains=2"]  # as conftest's short_fit
@@ -38,3 +42,34 @@ def test_a_fit_is_the_same_with_a_cold_compile_cache(short_fit: Path, tmp_path: 
         for name, values in arrays.items():
             assert np.array_equal(values, second[group][name], equal_nan=True), (group, name)
     assert (short_fit / "summary.json").read_bytes() == (tmp_path / "fit/summary.json").read_bytes()
+
+
+def test_a_single_chain_fit_is_saved_without_rhat(tmp_path: Path) -> None:
+    """``sampler.chains=1`` samples, writes everything, reports R-hat as null and why, and is
+    not fit for forecasting: one chain cannot show that the sampler converged."""
+    done = subprocess.run([*FIT, "sampler.chains=1", "sampler.draws=60", "sampler.tune=60",
+                           f"hydra.run.dir={tmp_path}"], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["diagnostics"]["max_rhat"] is None
+    assert summary["diagnostics"]["min_ess_bulk"] > 0
+    assert summary["fit_for_forecasting"] is False
+    assert any("R-hat not computable from 1 chain" in c for c in summary["failed_checks"])
+    assert "R-hat not computable from 1 chain" in done.stderr  # said loudly, as any failure
+    assert groups(tmp_path)["posterior"]["memory"].shape == (1, 60)
+    for png in ("ppc_answers.png", "ppc_retention.png"):
+        assert (tmp_path / png).is_file()
+
+
+def test_diagnostics_no_parameter_yields_are_null_and_fail() -> None:
+    """Draws with a NaN give no R-hat or ESS: None (JSON null) and a failed check each."""
+    import xarray as xr
+
+    draws = np.random.default_rng(0).normal(size=(2, 50))
+    draws[0, 3] = np.nan
+    stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 50), bool))})
+    figures, failed = diagnose(xr.Dataset({"a": (("chain", "draw"), draws)}), stats)
+    assert figures == {"max_rhat": None, "min_ess_bulk": None, "divergences": 0}
+    assert failed == ["R-hat not computable for any parameter (constant or non-finite draws)",
+                      "bulk ESS not computable for any parameter (non-finite draws)"]

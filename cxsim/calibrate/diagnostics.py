@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+import numpy as np
 
 MAX_RHAT, MIN_ESS_BULK = 1.01, 400.0
 
@@ -21,8 +22,8 @@ def diagnose(posterior: Any, sample_stats: Any) -> tuple[dict[str, float | None]
     import arviz as az
 
     chains = int(posterior.sizes["chain"])
-    rhat = _finite(az.rhat(posterior).to_dataarray().max()) if chains > 1 else None
-    ess = _finite(az.ess(posterior, method="bulk").to_dataarray().min())
+    rhat = _extreme(az.rhat(posterior), largest=True) if chains > 1 else None
+    ess = _extreme(az.ess(posterior, method="bulk"), largest=False)
     divergences = int(sample_stats["diverging"].sum())
     failed = []
     if chains < 2:
@@ -41,7 +42,15 @@ def diagnose(posterior: Any, sample_stats: Any) -> tuple[dict[str, float | None]
     return {"max_rhat": rhat, "min_ess_bulk": ess, "divergences": divergences}, failed
 
 
-def _finite(x: Any) -> float | None:
-    """``x`` as a float, or None when it is NaN (nothing to compute it from)."""
-    value = float(x)
-    return value if math.isfinite(value) else None
+def _extreme(figures: Any, largest: bool) -> float | None:
+    """The largest (or smallest) finite value of any variable of ``figures`` (a Dataset of
+    per-parameter figures), or None when there is none.
+
+    Variable by variable: ``Dataset.to_dataarray`` would broadcast the variables' different
+    dimensions against each other (on the micro model, 94 million values).
+    """
+    values = np.concatenate([np.ravel(v.values) for v in figures.data_vars.values()])
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    return float(finite.max() if largest else finite.min())

@@ -26,22 +26,13 @@ import pytest
 import yaml
 from apprun import app_command, run_app
 from hydra import compose, initialize_config_dir
+from sweeping import CONTAINMENT, SMALL, multirun
 
 from cxsim.apps.common import job_seed
 from cxsim.results import load_sweep, to_xarray
 from cxsim.spec import config_dir
 
-CONTAINMENT = "touchpoints.chatbot.containment"
-# Four tiny jobs of the default scenario: chatbot containment x base seed.
-SMALL = ["horizon=3", "warmup=1", "replications=1", f"{CONTAINMENT}=0.3,0.6", "seed=1,2"]
 BOOKKEEPING = ("base_seed", "job_num", "overrides", "config_sha256")
-
-
-def multirun(args: list[str], sweep_dir: Path, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    """``cxsim-simulate -m ARGS hydra.sweep.dir=SWEEP_DIR`` in a fresh process."""
-    done = run_app("simulate", *args, out=sweep_dir, multirun=True, cwd=cwd, timeout=600, **kw)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    return done
 
 
 @pytest.mark.parametrize(
@@ -59,14 +50,6 @@ def test_cluster_composes(cluster: str, plugin: str, target: str) -> None:
             "simulate", ["sweep=staffing", f"cluster={cluster}"], return_hydra_config=True
         )
     assert cfg.hydra.launcher._target_.endswith(target)
-
-
-@pytest.fixture(scope="module")
-def joblib_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The four SMALL jobs, run by the joblib launcher on two processes."""
-    tmp = tmp_path_factory.mktemp("joblib")
-    multirun([*SMALL, "cluster=local", "hydra.launcher.n_jobs=2"], tmp / "sweep", tmp)
-    return tmp / "sweep"
 
 
 def test_joblib_sweep_table(joblib_sweep: Path, tmp_path: Path) -> None:

@@ -145,8 +145,11 @@ def compiled_model(pilot: Prepared, anchor: str, s: SbcSettings) -> Any:
     if key not in _COMPILED:
         import nutpie
 
+        from cxsim.calibrate.reproducible import exact_arithmetic
+
         model = symbolic_model(pilot, anchor, s.anchor_base, s.fit_priors)
-        _COMPILED[key] = nutpie.compile_pymc_model(model)
+        with exact_arithmetic():
+            _COMPILED[key] = nutpie.compile_pymc_model(model)
     return _COMPILED[key]
 
 

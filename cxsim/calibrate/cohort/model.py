@@ -105,7 +105,9 @@ def sample_posterior(frame: pd.DataFrame, draws: int = 1000, chains: int = 4,
     ``DataTree`` with groups ``posterior`` and ``sample_stats``."""
     import pymc as pm
 
-    with build_model(frame, prior_sd):
+    from cxsim.calibrate.reproducible import exact_arithmetic
+
+    with build_model(frame, prior_sd), exact_arithmetic():
         return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
                          nuts_sampler=sampler, progressbar=progressbar)
 

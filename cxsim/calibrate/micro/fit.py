@@ -28,6 +28,7 @@ from cxsim.calibrate.micro.draws import (
 )
 from cxsim.calibrate.micro.model import anchor_reason, build_model, centred_churn
 from cxsim.calibrate.micro.prepare import Prepared, prepare
+from cxsim.calibrate.reproducible import exact_arithmetic
 from cxsim.data import ObservedData
 from cxsim.spec import SpecError
 from cxsim.spec.config import AnchorConfig, Priors, ProcessConfig, SamplerConfig
@@ -121,9 +122,10 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
     anchor = anchor_of(data, settings)
     centred = centred_churn(prep, settings.priors)
     model = build_model(prep, anchor, settings.anchor_base, settings.priors, centred=centred)
-    tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                     random_seed=settings.seed, model=model, progressbar=settings.progress,
-                     compute_convergence_checks=False, **sampler_options(settings, centred))
+    with exact_arithmetic():
+        tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                         random_seed=settings.seed, model=model, progressbar=settings.progress,
+                         compute_convergence_checks=False, **sampler_options(settings, centred))
     return tree, prep, anchor
 
 

@@ -50,9 +50,9 @@ HERE = Path(__file__).resolve().parent
 def worker(path: str, calls: int) -> None:
     import nutpie
 
-    from cxsim.calibrate.fit import FitSettings, anchor_of
-    from cxsim.calibrate.micro import build_model, centred_churn
-    from cxsim.calibrate.prepare import prepare
+    from cxsim.calibrate.micro.fit import FitSettings, anchor_of
+    from cxsim.calibrate.micro.model import build_model, centred_churn
+    from cxsim.calibrate.micro.prepare import prepare
 
     data = pickle.loads(Path(path).read_bytes())
     s = FitSettings()

@@ -50,8 +50,8 @@ def test_a_single_chain_summary_has_no_rhat(short_fit: Path, tmp_path: Path) -> 
     null with the reason, not fit for forecasting, and written as JSON (NaN used to fail)."""
     import arviz as az
 
-    from cxsim.calibrate.fit import FitSettings, anchor_of, summarise
-    from cxsim.calibrate.prepare import prepare
+    from cxsim.calibrate.micro.fit import FitSettings, anchor_of, summarise
+    from cxsim.calibrate.micro.prepare import prepare
     from cxsim.data import load_observed
     from cxsim.data.synthetic import example_path
     from cxsim.fileio import write_json

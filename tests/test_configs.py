@@ -91,3 +91,35 @@ def test_every_app_config_is_typed(app: str, schema: str) -> None:
         added = compose(app, [f"+{key}x.y=3"])
     with pytest.raises(SpecError, match=f"{key}x"):
         load_scenario(added) if app in ("simulate", "whatif") else to_typed(added)
+
+
+@pytest.mark.parametrize("kind", names("touchpoint"))
+def test_a_touchpoint_template_adds_a_touchpoint(kind: str) -> None:
+    """``+touchpoint@touchpoints.NAME=KIND`` adds a touchpoint of that kind (the templates'
+    file names are the kinds), which validates once its channel is set; an unset channel is
+    refused with its key."""
+    from cxsim.spec import SpecError, compose_scenario
+    from cxsim.spec.kinds import KINDS
+
+    assert kind in KINDS
+    added = [f"+touchpoint@touchpoints.extra={kind}"]
+    s = compose_scenario([*added, "touchpoints.extra.channel=phone"])
+    assert s.touchpoints["extra"].kind == kind
+    with pytest.raises(SpecError, match="touchpoints.extra.channel"):
+        compose_scenario(added)
+
+
+def test_an_added_desk_serves_the_journeys_that_list_it() -> None:
+    """A store desk added from the command line takes the returns of a journey that lists it
+    (and only those), and is staffed as its shifts say."""
+    from cxsim.engine import simulate
+    from cxsim.spec import compose_scenario
+
+    added = ["+touchpoint@touchpoints.returns_desk=store", "touchpoints.returns_desk.channel=store",
+             "touchpoints.returns_desk.shifts=[{start_hour: 9, end_hour: 17, agents: 2}]",
+             "population.customers=1500", "horizon=14", "warmup=1", "replications=2"]
+    listed = compose_scenario([*added, "journeys.return_refund.touchpoints=[returns_desk]"])
+    desk = simulate(listed).metrics["touchpoints"]["returns_desk"]
+    assert desk["volume"] > 0 and desk["service_level"] > 0
+    unlisted = simulate(compose_scenario(added)).metrics["touchpoints"]["returns_desk"]
+    assert unlisted["volume"] == 0

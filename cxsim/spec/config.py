@@ -44,7 +44,7 @@ class SimulateConfig(Scenario):
 
     experience_log: bool = False  # also write the per-episode log as episodes.parquet
     progress: bool = True  # progress bar on long runs (periodic lines when not a terminal)
-    export_observed: bool = False  # also write observed/ (a CRM-like export of replication 0)
+    export_observed: bool = False  # also contacts.csv and observed/ (exports of replication 0)
     # In a -m sweep, a job whose directory already holds its complete metrics.json (same
     # overrides, same config) is not simulated again; false recomputes every job.
     resume: bool = True

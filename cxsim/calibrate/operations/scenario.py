@@ -307,7 +307,13 @@ def _scalar(v: object) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        return repr(round(v, 6))
+        if not np.isfinite(v):
+            return ".nan" if np.isnan(v) else (".inf" if v > 0 else "-.inf")
+        text = f"{v:.12g}"
+        mantissa, _, exponent = text.partition("e")
+        if "." not in mantissa:  # YAML 1.1 reads 1e-05 as a string, 1.0e-05 as a float
+            mantissa += ".0"
+        return mantissa + (f"e{exponent}" if exponent else "")
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 

@@ -105,12 +105,15 @@ def _in_process(tmp: Path, *args: str) -> tuple[int, str]:
     argv = ["cxsim-calibrate", *args, "progress=false", f"hydra.run.dir={tmp / 'out'}"]
     old = sys.argv
     sys.argv = argv
+    code = 0
     try:
-        with contextlib.redirect_stderr(err), pytest.raises(SystemExit) as info:
+        with contextlib.redirect_stderr(err):
             main()
+    except SystemExit as e:
+        code = e.code
     finally:
         sys.argv = old
-    return info.value.code, err.getvalue()
+    return code, err.getvalue()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -149,5 +152,38 @@ def test_bad_config_is_refused_before_any_work(args, words, tmp_path: Path) -> N
                             *[a for a in args if not a.startswith("log.path")])
     assert code == 2, err
     assert words in err and "Traceback" not in err, err
+    for out in OUTPUTS:
+        assert not (tmp_path / "out" / out).exists()
+
+
+def test_technion_log_pooled_with_observed_data_and_half_hours(tmp_path: Path) -> None:
+    """The Technion-format sample (tests/data) through the app: set-apart rows counted,
+    arrivals by half hour in calibration.json while the scenario stays hourly, and the
+    observed-data directory cxsim-fit reads."""
+    from contact_logs import SAMPLE
+
+    from cxsim.data import load_observed
+
+    code, err = _in_process(tmp_path, f"log.path={SAMPLE}", "log.mapping=technion", "by=all",
+                            "interval_min=30", "observed.write=true", "observed.window_min=600",
+                            "validation.replications=2")
+    assert code == 0, err
+    out = tmp_path / "out"
+    doc = json.loads((out / "calibration.json").read_text())
+    assert set(doc["log"]["excluded"]) >= {"abandoned_before_queue", "phantom"}
+    assert doc["queues"]["all"]["arrivals_per_hour"]["interval_min"] == 30
+    s = yaml.safe_load((out / "scenario.yaml").read_text())
+    assert len(s["population"]["hourly_profile"]) == 24
+    observed = load_observed(out / "observed")
+    assert len(observed.episodes) == doc["observed"]["counts"]["needs"] - sum(
+        doc["observed"]["counts"]["needs_left_out"].values())
+
+
+def test_log_without_agents_needs_a_roster(tmp_path: Path) -> None:
+    frame = simulate(small_truth(), seed=2)
+    frame["agent_id"] = None
+    log = write_canonical(frame, tmp_path / "log.csv")
+    code, err = _in_process(tmp_path, f"log.path={log}")
+    assert code == 2 and "no agent activity" in err and "log.roster" in err, err
     for out in OUTPUTS:
         assert not (tmp_path / "out" / out).exists()

@@ -25,6 +25,7 @@ from cxsim.progress import Progress
 
 INTERVALS = (15, 30, 60)
 STAFFING = ("distinct", "busy", "roster")
+GROUPS = {"queue": "queue", "reason": "reason", "channel": "channel", "all": None}
 STEPS = 6
 
 
@@ -39,6 +40,8 @@ def _check(cfg: DictConfig) -> None:
             fail(f"{key} = {value!r}: no such file")
     if cfg.interval_min not in INTERVALS:
         fail(f"interval_min = {cfg.interval_min!r}: must be one of 15, 30, 60")
+    if cfg.by not in GROUPS:
+        fail(f"by = {cfg.by!r}: must be one of {', '.join(GROUPS)}")
     if cfg.staffing not in STAFFING:
         fail(f"staffing = {cfg.staffing!r}: must be one of {', '.join(STAFFING)}")
     if cfg.staffing == "roster" and not cfg.log.roster:
@@ -112,10 +115,11 @@ def run(cfg: DictConfig) -> dict:
         log, roster, surveys, customers = _read(cfg)
         bar.update()
         train, test = _split(cfg, log)
-        ops = calibrate_operations(train, int(cfg.interval_min), "queue", float(cfg.level),
+        by = GROUPS[cfg.by]
+        ops = calibrate_operations(train, int(cfg.interval_min), by, float(cfg.level),
                                    roster=roster)
         hourly = ops if cfg.interval_min == 60 else calibrate_operations(
-            train, 60, "queue", float(cfg.level), roster=roster)
+            train, 60, by, float(cfg.level), roster=roster)
         bar.update()
         try:
             calibrated = scenario_from_operations(
@@ -153,7 +157,7 @@ def run(cfg: DictConfig) -> dict:
         with user_errors("observed data: "):
             write_observed(built.data, out / "observed")
         doc["observed"] = {"dir": "observed", "counts": built.counts}
-    _figures(ops, train, validation, out)
+    _figures(ops, train, GROUPS[cfg.by], validation, out)
     bar.update()
     atomic_write_text(out / "scenario.yaml", to_yaml(calibrated, header))
     write_json(out / "calibration.json", doc)
@@ -179,7 +183,7 @@ def _validate(scenario, test, cfg: DictConfig) -> dict:
             "replications": scenario.replications, "seed": scenario.seed, **doc}
 
 
-def _figures(ops, log, validation: dict | None, out: Path) -> None:
+def _figures(ops, log, by: str | None, validation: dict | None, out: Path) -> None:
     import numpy as np
 
     from cxsim.calibrate.operations.cis import handle_times
@@ -188,7 +192,7 @@ def _figures(ops, log, validation: dict | None, out: Path) -> None:
     f = log.contacts
     minutes = handle_times(f)
     for name, q in ops.queues.items():
-        mine = (f["queue"].astype("str") == name).to_numpy()
+        mine = np.ones(len(f), bool) if by is None else (f[by].astype("str") == name).to_numpy()
         title = f"{name}: "
         if q.handle is not None:
             plots.handle_fit(q.handle, minutes[mine & ~np.isnan(minutes)],

@@ -107,7 +107,12 @@ def _staffing(q: dict, source: str) -> tuple[np.ndarray, str]:
         source]
     if key not in s or s[key] is None:
         raise ValueError(f"no {key} in the staffing estimate (staffing={source})")
-    return np.nan_to_num(np.asarray(s[key]["mean_by_weekday"], float)), s[key]["source"]
+    agents = np.nan_to_num(np.asarray(s[key]["mean_by_weekday"], float))
+    if q["handle"] is not None and not agents.any():
+        raise ValueError(f"{q['name']}: no agent activity to staff it by (agent_id is empty "
+                         "on every served contact): give a roster, log.roster=FILE "
+                         "staffing=roster")
+    return agents, s[key]["source"]
 
 
 def _patience(name: str, q: dict, flags: list[str]) -> tuple[float | None, str]:
@@ -139,10 +144,11 @@ def _handle(name: str, q: dict, flags: list[str]) -> tuple[dict, str]:
                  f"mean {_ci(h['mean_ci'])}, cv {_ci(h['cv_ci'])}")
 
 
-def _channel(log: ContactLog, queue: str) -> str:
+def _channel(log: ContactLog, by: str | None, group: str) -> str:
     f = log.contacts
-    mine = f.loc[f["queue"].astype("str") == queue, "channel"].astype("str")
-    return mine.mode().iloc[0] if len(mine) and mine.notna().any() else "phone"
+    mine = (f["channel"] if by is None else f.loc[f[by].astype("str") == group, "channel"])
+    mine = mine.dropna().astype("str")
+    return mine.mode().iloc[0] if len(mine) else "phone"
 
 
 def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str = "distinct",
@@ -150,14 +156,16 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
                              seed: int = 20261122,
                              arrivals: tuple[np.ndarray, np.ndarray] | None = None
                              ) -> CalibratedScenario:
-    """The scenario of hourly operations ``ops`` (``calibrate_operations(log, 60, "queue")``).
+    """The scenario of hourly operations ``ops`` (``calibrate_operations(log, 60, by)``: a
+    touchpoint per group, a queue, a reason or a channel, or one for all contacts pooled).
 
     ``arrivals``: ``(count[w, h], days[w])`` of external arrivals to use instead of the
     calibration's (a held-out period's own volumes). The simulated window covers the log's
     days on their weekdays: the engine's day 0 is a Monday, so the days before the log's first
     weekday are warm-up."""
-    if ops.settings.get("interval_min") != 60 or ops.settings.get("by") != "queue":
-        raise ValueError("the scenario is built from hourly estimates by queue")
+    if ops.settings.get("interval_min") != 60:
+        raise ValueError("the scenario is built from hourly estimates")
+    by = ops.settings.get("by")
     queues = ops.to_json()["queues"]
     comments: dict[str, str] = {}
     flags: list[str] = []
@@ -208,6 +216,7 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
     total_arrivals = sum(float(np.sum(q["arrivals_per_hour"]["count"])) for q in queues.values())
     patience = {}
     for name, q in queues.items():
+        q["name"] = name
         handle, handle_note = _handle(name, q, flags)
         mean_patience, p_note = _patience(name, q, flags)
         patience[name] = (mean_patience, p_note)
@@ -217,7 +226,7 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
         if worst > 0.25:
             flags.append(f"touchpoints.{name}.shifts: mean agents per weekday x hour rounded to "
                          f"whole agents (largest change {worst:.2f} agents)")
-        tp = {"channel": _channel(log, name), "kind": "queue", "steps": 0,
+        tp = {"channel": _channel(log, by, name), "kind": "queue", "steps": 0,
               "shifts": weekly_shifts(agents), "handle": handle,
               "sl_threshold_min": float(sl_threshold_min)}
         comments[f"touchpoints.{name}.shifts"] = (

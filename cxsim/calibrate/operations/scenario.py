@@ -195,9 +195,10 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
     per_day = prof["per_day"]
     unseen = [WEEKDAYS[w] for w in range(7) if np.isnan(per_day[w])]
     if unseen:
-        flags.append(f"population.weekday_profile: no {', '.join(unseen)} in the log: those "
-                     "days get the mean of the observed weekdays (default)")
-        per_day = np.where(np.isnan(per_day), np.nanmean(per_day), per_day)
+        flags.append(f"population.weekday_profile: no {', '.join(unseen)} in the log: the "
+                     "scenario is closed on those days (no arrivals, no shifts); its window "
+                     "holds only the log's days")
+        per_day = np.nan_to_num(per_day)
     customers = int(log.contacts["customer_id"].nunique()) or 10_000
     volume = float(per_day.mean())  # contacts a day, averaged over the week
     needs_per_month = volume * DAYS_PER_MONTH / customers

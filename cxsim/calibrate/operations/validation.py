@@ -29,6 +29,7 @@ from cxsim.spec import Scenario
 
 HOURS = 24
 FIGURES = ("arrivals", "asa_min", "service_level", "abandon_rate", "aht_min", "occupancy")
+SHARES = ("service_level", "abandon_rate", "occupancy")
 TIMES = ("arrival", "queue_entry", "queue_exit", "service_start", "service_end")
 
 
@@ -147,9 +148,10 @@ def compare_by_hour(observed: dict, simulated: dict) -> dict:
         row: dict = {"hour": h, "observed": {}, "simulated": {}, "agree": {}}
         for k in FIGURES:
             (ov, oh), (sv, sh) = observed[k], simulated[k]
+            top = 1.0 if k in SHARES else np.inf  # reported intervals stay in range
             for side, v, hw in (("observed", ov[h], oh[h]), ("simulated", sv[h], sh[h])):
                 row[side][k] = _num(v)
-                row[side][f"{k}_ci"] = [_num(v - hw), _num(v + hw)]
+                row[side][f"{k}_ci"] = [_num(max(v - hw, 0.0)), _num(min(v + hw, top))]
             both = np.isfinite([ov[h], sv[h], oh[h], sh[h]]).all()
             if both and (ov[h] > 0 or sv[h] > 0):
                 ok = bool(abs(ov[h] - sv[h]) <= np.hypot(oh[h], sh[h]))

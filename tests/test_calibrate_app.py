@@ -184,6 +184,13 @@ def test_log_without_agents_needs_a_roster(tmp_path: Path) -> None:
     frame["agent_id"] = None
     log = write_canonical(frame, tmp_path / "log.csv")
     code, err = _in_process(tmp_path, f"log.path={log}")
-    assert code == 2 and "no agent activity" in err and "log.roster" in err, err
+    assert code == 2 and "no agent activity" in err and "staffing=effective" in err, err
     for out in OUTPUTS:
         assert not (tmp_path / "out" / out).exists()
+    code, err = _in_process(tmp_path, f"log.path={log}", "staffing=effective",
+                            "validation.enabled=false")
+    assert code == 0, err
+    doc = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    eff = doc["queues"]["support"]["staffing"]["effective_agents"]
+    assert eff["source"].startswith("effective") and eff["mean_by_weekday"][0][12] is not None
+    assert "effective: Erlang A" in (tmp_path / "out" / "scenario.yaml").read_text()

@@ -24,7 +24,7 @@ from cxsim.fileio import atomic_write_text, write_json
 from cxsim.progress import Progress
 
 INTERVALS = (15, 30, 60)
-STAFFING = ("distinct", "busy", "roster")
+STAFFING = ("distinct", "busy", "roster", "effective")
 GROUPS = {"queue": "queue", "reason": "reason", "channel": "channel", "all": None}
 STEPS = 6
 
@@ -121,10 +121,11 @@ def run(cfg: DictConfig) -> dict:
         hourly = ops if cfg.interval_min == 60 else calibrate_operations(
             train, 60, by, float(cfg.level), roster=roster)
         bar.update()
+        agents = _effective(hourly, train, by) if cfg.staffing == "effective" else None
         try:
             calibrated = scenario_from_operations(
                 hourly, train, staffing=cfg.staffing, sl_threshold_min=cfg.sl_threshold_min,
-                replications=cfg.validation.replications, seed=cfg.seed)
+                replications=cfg.validation.replications, seed=cfg.seed, agents=agents)
         except ValueError as e:
             fail(str(e))
         scenario = load_scenario(calibrated.doc)  # the engine's own validation
@@ -141,12 +142,15 @@ def run(cfg: DictConfig) -> dict:
         check = scenario if test is train else load_scenario(scenario_from_operations(
             hourly, test, staffing=cfg.staffing, sl_threshold_min=cfg.sl_threshold_min,
             replications=cfg.validation.replications, seed=cfg.seed,
-            arrivals=(held.counts, held.days)).doc)
+            arrivals=(held.counts, held.days), agents=agents).doc)
         validation = _validate(check, test, cfg)
     bar.update()
     command = (f"cxsim-simulate --config-dir {shlex.quote(str(out.resolve()))} --config-name "
                f"scenario hydra.run.dir={shlex.quote(str((out / 'simulate').resolve()))}")
-    doc = {**ops.to_json(), "scenario": {"path": "scenario.yaml", "flags": calibrated.flags},
+    doc = ops.to_json()
+    for name, (_, _, est) in (agents or {}).items():
+        doc["queues"][name]["staffing"]["effective_agents"] = est.to_json()
+    doc = {**doc, "scenario": {"path": "scenario.yaml", "flags": calibrated.flags},
            "simulate_command": command, "validation": validation}
     header = [f"Calibrated by cxsim-calibrate from {log.source} (mapping {log.mapping}).",
               f"Run: {command}", "Estimates: calibration.json; values marked default are not "
@@ -165,6 +169,23 @@ def run(cfg: DictConfig) -> dict:
     bar.close()
     _report(doc, out)
     return doc
+
+
+def _effective(ops, log, by: str | None) -> dict:
+    """Per group: Erlang A agents reproducing each weekday x hour's abandonment."""
+    from cxsim.calibrate.operations.scenario import offered_by_cell
+    from cxsim.workforce.effective import effective_staffing
+
+    out = {}
+    for name, q in ops.queues.items():
+        if q.handle is None or q.patience is None or q.patience.abandoned == 0:
+            fail(f"staffing=effective: {name} needs served and abandoned contacts (handle "
+                 "time and patience)")
+        offered, abandoned, days = offered_by_cell(log, by, name)
+        est = effective_staffing(offered, abandoned, days, q.handle.best.mean_min,
+                                 q.patience.fits["exponential"].mean_min, ops.settings["level"])
+        out[name] = (est.agents, est.to_json()["source"], est)
+    return out
 
 
 def _validate(scenario, test, cfg: DictConfig) -> dict:

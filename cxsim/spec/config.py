@@ -239,7 +239,7 @@ class CalibrateConfig:
     log: LogConfig = field(default_factory=LogConfig)
     interval_min: int = 60  # 15, 30 or 60: arrivals and staffing in calibration.json
     by: str = "queue"  # a touchpoint per queue | reason | channel, or all contacts pooled
-    staffing: str = "distinct"  # distinct | busy | roster: which agent count the shifts take
+    staffing: str = "distinct"  # distinct | busy | roster | effective: what the shifts take
     sl_threshold_min: float = 0.5  # the service level's answer time (minutes)
     level: float = 0.95
     seed: int = 20261122

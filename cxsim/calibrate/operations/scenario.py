@@ -111,7 +111,7 @@ def _staffing(q: dict, source: str) -> tuple[np.ndarray, str]:
     if q["handle"] is not None and not agents.any():
         raise ValueError(f"{q['name']}: no agent activity to staff it by (agent_id is empty "
                          "on every served contact): give a roster, log.roster=FILE "
-                         "staffing=roster")
+                         "staffing=roster, or estimate it from waits, staffing=effective")
     return agents, s[key]["source"]
 
 
@@ -154,7 +154,8 @@ def _channel(log: ContactLog, by: str | None, group: str) -> str:
 def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str = "distinct",
                              sl_threshold_min: float = 0.5, replications: int = 5,
                              seed: int = 20261122,
-                             arrivals: tuple[np.ndarray, np.ndarray] | None = None
+                             arrivals: tuple[np.ndarray, np.ndarray] | None = None,
+                             agents: dict[str, tuple[np.ndarray, str]] | None = None
                              ) -> CalibratedScenario:
     """The scenario of hourly operations ``ops`` (``calibrate_operations(log, 60, by)``: a
     touchpoint per group, a queue, a reason or a channel, or one for all contacts pooled).
@@ -162,7 +163,8 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
     ``arrivals``: ``(count[w, h], days[w])`` of external arrivals to use instead of the
     calibration's (a held-out period's own volumes). The simulated window covers the log's
     days on their weekdays: the engine's day 0 is a Monday, so the days before the log's first
-    weekday are warm-up."""
+    weekday are warm-up. ``agents``: per group, agents by weekday x hour and what they are,
+    instead of the staffing estimate named by ``staffing`` (an effective staffing)."""
     if ops.settings.get("interval_min") != 60:
         raise ValueError("the scenario is built from hourly estimates")
     by = ops.settings.get("by")
@@ -221,7 +223,8 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
         handle, handle_note = _handle(name, q, flags)
         mean_patience, p_note = _patience(name, q, flags)
         patience[name] = (mean_patience, p_note)
-        agents_f, staff_note = _staffing(q, staffing)
+        agents_f, staff_note = (_staffing(q, staffing) if agents is None else
+                                (np.nan_to_num(agents[name][0]), agents[name][1]))
         agents = np.rint(agents_f).astype(int)
         worst = float(np.max(np.abs(agents - agents_f)))
         if worst > 0.25:
@@ -362,3 +365,22 @@ def to_yaml(cs: CalibratedScenario, header: list[str]) -> str:
 
     emit(cs.doc, "", 0)
     return "\n".join(lines) + "\n"
+
+
+def offered_by_cell(log: ContactLog, by: str | None, group: str) -> tuple[np.ndarray, ...]:
+    """Offered (served, transferred, abandoned) and abandoned contacts of one group by
+    weekday x hour of arrival over the observed days, and the observed days of each weekday."""
+    f = log.contacts
+    mine = np.ones(len(f), bool) if by is None else (f[by].astype("str") == group).to_numpy()
+    outcome = f["outcome"].astype("str").to_numpy()
+    offered = mine & np.isin(outcome, ("served", "transferred", "abandoned"))
+    t = f["arrival"].to_numpy(float)
+    day = (t // 1440).astype(np.int64)
+    seen = log.calendar.observed[np.clip(day, 0, log.calendar.n_days - 1)]
+    cell = log.calendar.weekday(day) * 24 + (t // 60 % 24).astype(np.int64)
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(cell[mask & seen], minlength=168).reshape(7, 24).astype(float)
+
+    days = np.bincount(log.calendar.weekday(log.calendar.observed_days()), minlength=7)
+    return count(offered), count(offered & (outcome == "abandoned")), days

@@ -194,3 +194,19 @@ def test_log_without_agents_needs_a_roster(tmp_path: Path) -> None:
     eff = doc["queues"]["support"]["staffing"]["effective_agents"]
     assert eff["source"].startswith("effective") and eff["mean_by_weekday"][0][12] is not None
     assert "effective: Erlang A" in (tmp_path / "out" / "scenario.yaml").read_text()
+
+
+def test_column_mapping_from_the_command_line(tmp_path: Path) -> None:
+    """An export whose arrival column is called Start: log.columns.arrival=Start reads it
+    without editing the file or the mapping."""
+    log = write_canonical(simulate(small_truth(), seed=3), tmp_path / "log.csv")
+    text = log.read_text().splitlines()
+    text[0] = text[0].replace(",arrival,", ",Start,")
+    log.write_text("\n".join(text) + "\n")
+    code, err = _in_process(tmp_path, f"log.path={log}", "validation.enabled=false")
+    assert code == 2 and "arrival" in err, err
+    code, err = _in_process(tmp_path, f"log.path={log}", "log.columns.arrival=Start",
+                            "validation.enabled=false")
+    assert code == 0, err
+    doc = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    assert doc["validation"] is None and doc["queues"]["support"]["contacts"] > 1000

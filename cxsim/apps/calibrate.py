@@ -61,7 +61,10 @@ def _overrides(cfg: DictConfig) -> dict | None:
     extra = OmegaConf.to_container(cfg.log.overrides) if cfg.log.overrides is not None else {}
     if not isinstance(extra, dict):
         fail(f"log.overrides = {cfg.log.overrides!r}: must be a mapping of mapping keys")
-    columns = OmegaConf.to_container(cfg.log.columns)
+    # null: the mapping's own column (configs/calibrate.yaml lists every canonical column,
+    # so that log.columns.X=... is an override, not a new key)
+    columns = {k: v for k, v in OmegaConf.to_container(cfg.log.columns).items()
+               if v is not None}
     if columns:
         extra = {**extra, "columns": {**extra.get("columns", {}), **columns}}
     return extra or None

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from apprun import run_app
@@ -210,3 +211,50 @@ def test_column_mapping_from_the_command_line(tmp_path: Path) -> None:
     assert code == 0, err
     doc = json.loads((tmp_path / "out" / "calibration.json").read_text())
     assert doc["validation"] is None and doc["queues"]["support"]["contacts"] > 1000
+
+
+def test_multichannel_engine_log_becomes_bots_self_service_and_queues(tmp_path: Path) -> None:
+    """The engine's own log of experiment=journey5 (a chatbot escalating to chat agents who
+    transfer to phone agents, two self-service touchpoints) through the app: each group gets
+    the engine kind that produced it, and the routing shares and staffing are the truth's.
+    Intervals at 99.9% (level=0.999), so a fixed-seed miss is a 1-in-1000 event per share."""
+    from cxsim.data.contacts import write_contacts
+    from cxsim.engine import simulate as simulate_engine
+    from cxsim.spec import compose_scenario
+
+    s = compose_scenario(["experiment=journey5", "horizon=2", "warmup=0", "replications=1",
+                          "population.customers=6000", "seed=20261204"])
+    log = write_contacts(simulate_engine(s, keep_rows=True).replications[0].contacts,
+                         tmp_path / "contacts.csv")
+    code, err = _in_process(tmp_path, f"log.path={log}", "level=0.999",
+                            "validation.replications=2")
+    assert code == 0, err
+    scen = yaml.safe_load((tmp_path / "out" / "scenario.yaml").read_text())
+    tps = scen["touchpoints"]
+    assert {n: tp["kind"] for n, tp in tps.items()} == {
+        n: tp.kind for n, tp in s.touchpoints.items()}
+    assert tps["chatbot"]["escalate_to"] == "chat_agents"
+    assert tps["chat_agents"]["transfer_to"] == "phone_agents"
+    for name in ("chat_agents", "phone_agents"):
+        truth = s.touchpoints[name].shifts[0].agents
+        assert tps[name]["shifts"] == [{"start_hour": 0.0, "end_hour": 24.0, "agents": truth,
+                                        "days": day} for day in ("mon", "tue")]
+    from cxsim.calibrate.operations.cis import binomial_ci
+
+    f = pd.read_csv(log)
+    bot = f[f["queue"] == "chatbot"]
+    contained = int((bot["outcome"] == "contained").sum())
+    escalated = int((bot["outcome"] == "transferred").sum())
+    doc = json.loads((tmp_path / "out" / "calibration.json").read_text())
+    flows = doc["queues"]["chat_agents"]["transfers"]  # linked by transfer_from
+    moved, served = flows["to"]["phone_agents"]["count"], flows["served"]
+    for truth, k, n, got in (
+            (s.touchpoints["chatbot"].containment, contained, len(bot),
+             tps["chatbot"]["containment"]),
+            (s.touchpoints["chatbot"].escalation, escalated, len(bot) - contained,
+             tps["chatbot"]["escalation"]),
+            (s.touchpoints["chat_agents"].transfer_prob, moved, served,
+             tps["chat_agents"]["transfer_prob"])):
+        lo, hi = binomial_ci(k, n, 0.999)
+        assert got == pytest.approx(k / n, rel=1e-9) and lo <= truth <= hi
+    assert doc["validation"]["hours_compared"]["abandon_rate"] == 24

@@ -200,7 +200,7 @@ def _validate(scenario, test, cfg: DictConfig) -> dict:
     from cxsim.engine import simulate
 
     result = simulate(scenario, progress=progress_of(cfg))
-    doc = compare_by_hour(observed_by_hour(test, scenario, cfg.level),
+    doc = compare_by_hour(observed_by_hour(test, scenario, cfg.level, GROUPS[cfg.by]),
                           simulated_by_hour(scenario, result.replications, cfg.level))
     return {"holdout_days": int(cfg.validation.holdout_days),
             "days": [test.calendar.date(0), test.calendar.date(test.calendar.n_days - 1)],
@@ -232,9 +232,9 @@ def _figures(ops, log, by: str | None, validation: dict | None, out: Path) -> No
 def _report(doc: dict, out: Path) -> None:
     for name, q in doc["queues"].items():
         h, p, a = q["handle"], q["patience"], q["abandon_rate"]
-        print(f"cxsim-calibrate: {name}: {q['contacts']} contacts, abandonment "
-              f"{a['rate']:.1%}" + (f", handle {h['distribution']} mean {h['mean_min']:.2f} min"
-                                    if h else "")
+        print(f"cxsim-calibrate: {name}: {q['contacts']} contacts"
+              + (f", abandonment {a['rate']:.1%}" if a["rate"] is not None else "")
+              + (f", handle {h['distribution']} mean {h['mean_min']:.2f} min" if h else "")
               + (f", patience mean {p['mean_min']:.2f} min" if p and p["abandoned"] else ""))
     for flag in doc["scenario"]["flags"]:
         print(f"  note: {flag}")

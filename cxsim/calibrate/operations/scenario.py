@@ -144,6 +144,49 @@ def _handle(name: str, q: dict, flags: list[str]) -> tuple[dict, str]:
                  f"mean {_ci(h['mean_ci'])}, cv {_ci(h['cv_ci'])}")
 
 
+def _automated(log: ContactLog, by: str | None, name: str, q: dict, queues: dict,
+               comments: dict, flags: list[str]) -> dict | None:
+    """A bot (escalating) or self-service touchpoint for a group no agent serves and whose
+    contacts are contained or left unresolved; None for an agent queue."""
+    f = log.contacts
+    mine = np.ones(len(f), bool) if by is None else (f[by].astype("str") == name).to_numpy()
+    outcome = f["outcome"].astype("str").to_numpy()[mine]
+    if f["agent_id"][mine].notna().any():
+        return None
+    n = int(mine.sum())
+    contained = int((outcome == "contained").sum())
+    escalated = int((outcome == "transferred").sum())
+    if contained + int((outcome == "unresolved").sum()) + escalated < n or n == 0:
+        return None  # served or abandoned contacts without agents: an agent queue after all
+    h = q["handle"]
+    duration = ({"mean_min": float(h["mean_min"]), "cv": float(h["cv"]),
+                 "dist": h["distribution"]} if h else {"mean_min": 0.0, "cv": 0.0,
+                                                       "dist": "fixed"})
+    key = f"touchpoints.{name}"
+    comments[f"{key}.duration"] = (
+        f"{h['distribution']} by AIC on service_end - service_start (n {h['n']}): mean "
+        f"{_ci(h['mean_ci'])}" if h else "no session times: zero (default)")
+    tp = {"channel": _channel(log, by, name), "kind": "self_service", "steps": 0,
+          "duration": duration, "containment": contained / n}
+    comments[f"{key}.containment"] = f"{contained} of {n} contacts contained (outcome)"
+    moved = {t: v for t, v in (q["transfers"] or {"to": {}})["to"].items() if t in queues}
+    if escalated:
+        tp["kind"] = "bot"
+        target = max(moved, key=lambda t: moved[t]["count"]) if moved else None
+        if target is None:
+            flags.append(f"{key}: escalations to contacts outside the log are not modelled")
+            tp["escalation"] = 0.0
+        else:
+            tp["escalate_to"] = target
+            tp["escalation"] = escalated / max(n - contained, 1)
+            comments[f"{key}.escalation"] = (f"{escalated} of the {n - contained} not "
+                                             f"contained escalated (transfer_from) to {target}")
+        tp["loop_min"] = 0.0
+        comments[f"{key}.loop_min"] = ("0: the session time above already holds the loop of "
+                                       "those not escalated")
+    return tp
+
+
 def _channel(log: ContactLog, by: str | None, group: str) -> str:
     f = log.contacts
     mine = (f["channel"] if by is None else f.loc[f[by].astype("str") == group, "channel"])
@@ -220,18 +263,28 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
     patience = {}
     for name, q in queues.items():
         q["name"] = name
+        ext = float(np.sum(q["arrivals_per_hour"]["count"]))
+        journeys[name] = {"share": ext / total_arrivals if total_arrivals else 1 / len(queues),
+                          "stage": "post_purchase", "steps": 0, "touchpoints": [name]}
+        comments[f"journeys.{name}.share"] = (
+            f"{int(ext)} of {int(total_arrivals)} external arrivals (no transfer_from) are "
+            f"to {name}")
+        auto = _automated(log, by, name, q, queues, comments, flags)
+        if auto is not None:
+            tps[name] = auto
+            continue
         handle, handle_note = _handle(name, q, flags)
         mean_patience, p_note = _patience(name, q, flags)
         patience[name] = (mean_patience, p_note)
         agents_f, staff_note = (_staffing(q, staffing) if agents is None else
                                 (np.nan_to_num(agents[name][0]), agents[name][1]))
-        agents = np.rint(agents_f).astype(int)
-        worst = float(np.max(np.abs(agents - agents_f)))
+        whole = np.rint(agents_f).astype(int)
+        worst = float(np.max(np.abs(whole - agents_f)))
         if worst > 0.25:
             flags.append(f"touchpoints.{name}.shifts: mean agents per weekday x hour rounded to "
                          f"whole agents (largest change {worst:.2f} agents)")
         tp = {"channel": _channel(log, by, name), "kind": "queue", "steps": 0,
-              "shifts": weekly_shifts(agents), "handle": handle,
+              "shifts": weekly_shifts(whole), "handle": handle,
               "sl_threshold_min": float(sl_threshold_min)}
         comments[f"touchpoints.{name}.shifts"] = (
             f"{staff_note}, mean over observed days by weekday x hour, rounded "
@@ -263,12 +316,8 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
         comments[f"touchpoints.{name}.context_carryover"] = (
             "1 so transferred calls last their logged handle time (no repeated explanation)")
         tps[name] = tp
-        ext = float(np.sum(q["arrivals_per_hour"]["count"]))
-        journeys[name] = {"share": ext / total_arrivals if total_arrivals else 1 / len(queues),
-                          "stage": "post_purchase", "steps": 0, "touchpoints": [name]}
-        comments[f"journeys.{name}.share"] = (
-            f"{int(ext)} of {int(total_arrivals)} external arrivals (no transfer_from) are "
-            f"to {name}")
+    if not patience:
+        raise ValueError("no agent queue in the log: nothing to staff")
     known = [m for m, _ in patience.values() if m is not None]
     base = max(known) if known else None
     for name, (mean_patience, note) in patience.items():

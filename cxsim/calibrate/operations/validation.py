@@ -49,9 +49,13 @@ def log_days(log: ContactLog, start: int, stop: int) -> ContactLog:
                                counts={**log.counts, "contacts": len(part)})
 
 
-def _day_sums(log: ContactLog, sl_threshold_min: float) -> tuple[dict, np.ndarray]:
-    """Per observed day x hour of arrival: the sums every figure is a ratio of."""
+def _day_sums(log: ContactLog, sl_threshold_min: float, by: str | None,
+              queues: list[str]) -> tuple[dict, np.ndarray]:
+    """Per observed day x hour of arrival: the sums every figure is a ratio of, over the
+    contacts of the agent queues (``queues``, groups of column ``by``)."""
     f = log.contacts
+    if by is not None:
+        f = f[f[by].astype("str").isin(queues)]
     outcome = f["outcome"].astype("str").to_numpy()
     served = np.isin(outcome, SERVED_OUTCOMES)
     abandoned = outcome == "abandoned"
@@ -91,12 +95,14 @@ def _ratio_ci(num: np.ndarray, den: np.ndarray, level: float) -> tuple[np.ndarra
     return r, q * np.sqrt(var)
 
 
-def observed_by_hour(log: ContactLog, scenario: Scenario, level: float = 0.95) -> dict:
-    """Each figure of :data:`FIGURES` by hour of day over the log's observed days: value and
-    half-width (``nan`` where undefined)."""
+def observed_by_hour(log: ContactLog, scenario: Scenario, level: float = 0.95,
+                     by: str | None = "queue") -> dict:
+    """Each figure of :data:`FIGURES` by hour of day over the log's observed days, for the
+    contacts of the scenario's agent queues (touchpoints named after the groups of column
+    ``by``; None: every contact): value and half-width (``nan`` where undefined)."""
     queues = [n for n, tp in scenario.touchpoints.items() if tp.kind == "queue"]
     sl = scenario.touchpoints[queues[0]].sl_threshold_min
-    s, days = _day_sums(log, sl)
+    s, days = _day_sums(log, sl, by, queues)
     n = days.size
     q = stats.t.ppf((1 + level) / 2, max(n - 1, 1))
     out = {"arrivals": (s["arrivals"].mean(axis=0),

@@ -173,6 +173,7 @@ def test_technion_log_pooled_with_observed_data_and_half_hours(tmp_path: Path) -
     doc = json.loads((out / "calibration.json").read_text())
     assert set(doc["log"]["excluded"]) >= {"abandoned_before_queue", "phantom"}
     assert doc["queues"]["all"]["arrivals_per_hour"]["interval_min"] == 30
+    assert any("priority classes" in flag for flag in doc["scenario"]["flags"])
     s = yaml.safe_load((out / "scenario.yaml").read_text())
     assert len(s["population"]["hourly_profile"]) == 24
     observed = load_observed(out / "observed")

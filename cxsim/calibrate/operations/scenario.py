@@ -244,6 +244,10 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
                      "scenario is closed on those days (no arrivals, no shifts); its window "
                      "holds only the log's days")
         per_day = np.nan_to_num(per_day)
+    classes = log.contacts["priority"].dropna().nunique()
+    if classes > 1:
+        flags.append(f"touchpoints: the log has {classes} priority classes; the engine's "
+                     "queues are FIFO, so priorities are not modelled")
     customers = int(log.contacts["customer_id"].nunique()) or 10_000
     volume = float(per_day.mean())  # contacts a day, averaged over the week
     needs_per_month = volume * DAYS_PER_MONTH / customers

@@ -3,6 +3,7 @@
 cxsim-simulate                                  # the default scenario
 cxsim-simulate experiment=erlang queue.agents=12 hydra.run.dir=out
 cxsim-simulate experience_log=true              # also episodes.parquet
+cxsim-simulate export_observed=true             # also contacts.csv (and observed/ for cxsim-fit)
 cxsim-simulate -m sweep=staffing cluster=local   # a sweep (docs/sweeps.md)
 
 In a ``-m`` sweep each job runs with its own seed, :func:`cxsim.apps.common.job_seed` of the
@@ -24,7 +25,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import (
     console_script,
-    fail,
     job_seed,
     progress_of,
     run_dir,
@@ -102,8 +102,6 @@ def run(cfg: DictConfig) -> dict:
         (out / "metrics.json").unlink(missing_ok=True)  # never leave a stale result behind
     scenario = dataclasses.replace(scenario, seed=job.seed)
     export = bool(cfg.export_observed)
-    if export and not scenario.behaviour.enabled:
-        fail("export_observed=true needs behaviour.enabled=true (surveys and churn)")
     result = simulate(scenario, keep_rows=bool(cfg.experience_log) or export,
                       progress=progress_of(cfg))
     metrics = result.metrics
@@ -120,6 +118,13 @@ def run(cfg: DictConfig) -> dict:
             cost = staffing_objective(scenario, metrics, OmegaConf.to_object(cfg.objective))
         metrics = {**metrics, **cost}
     if export:
+        from cxsim.data.contacts import write_contacts
+
+        # the contact log of replication 0, as a real one: cxsim-calibrate log.path=... reads
+        # it with the canonical mapping (the default)
+        write_contacts(result.replications[0].contacts, out / "contacts.csv")
+        metrics = {**metrics, "contacts_csv": "contacts.csv"}
+    if export and scenario.behaviour.enabled:  # surveys and churn exist only with behaviour
         from cxsim.data import observed_metrics, write_observed
         from cxsim.data.synthetic import observe
 

@@ -61,6 +61,7 @@ from cxsim.spec.kinds import (
 )
 
 INF = float("inf")
+NAN = float("nan")
 UNIT_EXPONENTIAL = Duration(mean_min=1.0, cv=1.0, dist="exponential")
 # Agents keep their schedule a week past the horizon, so that late waits end.
 SLACK_MIN = 7 * MINUTES_PER_DAY
@@ -129,6 +130,10 @@ class Node:
         self.bit, self.channel_bit = 1 << ctx.idx, 1 << ctx.channel
         self.target = ctx.target
         self.set_open_hours(np.ones(HOURS_PER_WEEK, dtype=bool))
+        # One tuple per contact when the replication keeps rows (the engine's contact log,
+        # cxsim.engine.contacts): (episode, customer, reason, arrival, queue exit, service
+        # start, service end, kind, agent); None: not kept.
+        self.contacts: list[tuple] | None = None
 
     def set_open_hours(self, weekly: np.ndarray) -> None:
         """Which of the 168 hours of the week a customer can choose this touchpoint."""
@@ -156,11 +161,11 @@ class SelfServiceNode(Node):
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         done = t + self.duration()
-        if self.uniform() < self.containment:
-            self.visits.extend((t, KIND_CONTAINED, 0.0, 0.0, 0))
-            return done, VISIT_RESOLVED, None
-        self.visits.extend((t, KIND_FAILED, 0.0, 0.0, 0))
-        return done, VISIT_FAILED, None
+        kind = KIND_CONTAINED if self.uniform() < self.containment else KIND_FAILED
+        self.visits.extend((t, kind, 0.0, 0.0, 0))
+        if self.contacts is not None:
+            self.contacts.append((ep.id, ep.customer, ep.reason, t, NAN, t, done, kind, -1))
+        return done, VISIT_RESOLVED if kind == KIND_CONTAINED else VISIT_FAILED, None
 
 
 class BotNode(SelfServiceNode):
@@ -174,16 +179,18 @@ class BotNode(SelfServiceNode):
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         done = t + self.duration()
         if self.uniform() < self.containment:
-            ep.bot = BOT_CONTAINED
-            self.visits.extend((t, KIND_CONTAINED, 0.0, 0.0, 0))
-            return done, VISIT_RESOLVED, None
-        if self.uniform() < self.escalation:
-            ep.bot = BOT_ESCALATED
-            self.visits.extend((t, KIND_ESCALATED, 0.0, 0.0, 0))
-            return done, VISIT_HANDOFF, self.target
-        ep.bot = BOT_LOOPED
-        self.visits.extend((t, KIND_LOOPED, 0.0, 0.0, 0))
-        return done + self.loop_min, VISIT_FAILED, None
+            ep.bot, kind, end, outcome, target = BOT_CONTAINED, KIND_CONTAINED, done, \
+                VISIT_RESOLVED, None
+        elif self.uniform() < self.escalation:
+            ep.bot, kind, end, outcome, target = BOT_ESCALATED, KIND_ESCALATED, done, \
+                VISIT_HANDOFF, self.target
+        else:
+            ep.bot, kind, end, outcome, target = BOT_LOOPED, KIND_LOOPED, done + self.loop_min, \
+                VISIT_FAILED, None
+        self.visits.extend((t, kind, 0.0, 0.0, 0))
+        if self.contacts is not None:
+            self.contacts.append((ep.id, ep.customer, ep.reason, t, NAN, t, end, kind, -1))
+        return end, outcome, target
 
 
 class QueueNode(Node):
@@ -198,7 +205,7 @@ class QueueNode(Node):
         self.set_open_hours(np.ones_like(weekly, bool) if traits.always_open else weekly > 0)
         self._duty = duty_intervals(weekly, shared.horizon_min + SLACK_MIN)
         self._next_duty = 0
-        self._free: list[tuple[float, float]] = []  # (free from, off duty at) per agent
+        self._free: list[tuple[float, float, int]] = []  # (free from, off duty at, agent)
         self.handle = durations(tp.handle, ctx.stream("handle"))
         self.patience = durations(UNIT_EXPONENTIAL, ctx.stream("patience"))
         # Customers of an inbox, or of a queue with patience_factor 0, never abandon.
@@ -232,7 +239,7 @@ class QueueNode(Node):
                 heappush(free, duty[k])
                 k += 1
                 continue
-            f, off = free[0]
+            f, off, _ = free[0]
             start = f if f > t else t
             if start >= off:  # this agent's duty ended before they could take the call
                 heappop(free)
@@ -264,24 +271,31 @@ class QueueNode(Node):
             if wait > patience:
                 ep.wait += patience
                 self.visits.extend((t, KIND_ABANDONED, patience, 0.0, 0))
+                if self.contacts is not None:
+                    self.contacts.append((ep.id, ep.customer, ep.reason, t, t + patience, NAN,
+                                          NAN, KIND_ABANDONED, -1))
                 return t + patience, VISIT_ABANDONED, None
         if start == INF:  # never staffed again and the customer never gives up
             self.visits.extend((t, KIND_UNSERVED, 0.0, 0.0, 0))
             return INF, VISIT_UNRESOLVED, None
         end = start + handle
         free = self._free
-        heapreplace(free, (end, free[0][1]))
+        _, off, agent = free[0]
+        heapreplace(free, (end, off, agent))
         ep.wait += wait
         ep.handle += handle
         u = self.uniform()
         if u < self.fcr:
-            self.visits.extend((t, KIND_RESOLVED, wait, handle, repeat))
-            return end, VISIT_RESOLVED, None
-        if u < self.fcr_or_transfer and self.target is not None:
-            self.visits.extend((t, KIND_TRANSFERRED, wait, handle, repeat))
-            return end, VISIT_HANDOFF, self.target
-        self.visits.extend((t, KIND_UNRESOLVED, wait, handle, repeat))
-        return end, VISIT_UNRESOLVED, None
+            kind, outcome, target = KIND_RESOLVED, VISIT_RESOLVED, None
+        elif u < self.fcr_or_transfer and self.target is not None:
+            kind, outcome, target = KIND_TRANSFERRED, VISIT_HANDOFF, self.target
+        else:
+            kind, outcome, target = KIND_UNRESOLVED, VISIT_UNRESOLVED, None
+        self.visits.extend((t, kind, wait, handle, repeat))
+        if self.contacts is not None:
+            self.contacts.append((ep.id, ep.customer, ep.reason, t, start, start, end, kind,
+                                  agent))
+        return end, outcome, target
 
 
 # -- which class serves which kind, and building the nodes of a replication -----------------

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from cxsim.engine.contacts import contact_frame
 from cxsim.engine.episode import Episode
 from cxsim.engine.episodes import EpisodeLog
 from cxsim.engine.journey import JourneyRouter
@@ -126,6 +127,7 @@ class ReplicationResult:
     outcome_figures: dict[str, float] | None = None  # surveys, churn, value (behaviour on)
     surveys: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
+    contacts: pd.DataFrame | None = None  # the engine's contact log (cxsim.engine.contacts)
 
 
 class Replication:
@@ -140,6 +142,9 @@ class Replication:
         self.nodes, channels = build_nodes(
             s, rep, lambda tp: TouchpointStats(lo, hi, tp.sl_threshold_min))
         self.log = EpisodeLog(lo, hi, keep_rows)
+        if keep_rows:
+            for node in self.nodes:
+                node.contacts = []
         self.pop = Population.draw(s, rep)
         self.arrivals = Arrivals(s, self.pop, rep)
         self.reactions = None
@@ -225,7 +230,7 @@ class Replication:
         lo, hi = self.window
         staffed = np.array([n.staffed_minutes(lo, hi) for n in self.nodes])
         router = self.router
-        frame = surveys = customers = figures = None
+        frame = surveys = customers = figures = contacts = None
         if reactions is not None:
             reactions.finish()
             figures = reactions.figures()
@@ -233,11 +238,12 @@ class Replication:
             frame = self.log.frame(router.segments, router.reasons, router.channels,
                                    [n.name for n in self.nodes])
             frame.insert(0, "replication", self.rep)
+            contacts = contact_frame(self.nodes, router.channels, router.reasons, end)
             if reactions is not None:
                 surveys = reactions.survey_frame()
                 customers = reactions.customer_frame(router.segments)
         return ReplicationResult(
             self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
             dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
-            figures, surveys, customers,
+            figures, surveys, customers, contacts,
         )

@@ -32,8 +32,9 @@ def weekly_agents(shifts: Sequence[Shift]) -> np.ndarray:
     return agents
 
 
-def duty_intervals(weekly: np.ndarray, until_min: float) -> list[tuple[float, float]]:
-    """Split the staffing step function into one duty interval per agent, sorted by start.
+def duty_intervals(weekly: np.ndarray, until_min: float) -> list[tuple[float, float, int]]:
+    """Split the staffing step function into one duty interval per agent, sorted by start:
+    ``(start, stop, j)``.
 
     Agent *j* is on duty whenever at least *j* agents are scheduled ("layers"), so constant
     staffing gives one unbroken interval per agent, and a rise from 5 to 8 agents adds three
@@ -42,13 +43,13 @@ def duty_intervals(weekly: np.ndarray, until_min: float) -> list[tuple[float, fl
     n_hours = int(np.ceil(until_min / MINUTES_PER_HOUR))
     reps = -(-n_hours // HOURS_PER_WEEK)
     level = np.tile(weekly, reps)[:n_hours]
-    intervals: list[tuple[float, float]] = []
+    intervals: list[tuple[float, float, int]] = []
     for j in range(1, int(level.max(initial=0)) + 1):
         on = np.concatenate(([False], level >= j, [False])).astype(np.int8)
         edges = np.flatnonzero(np.diff(on))
         for start, end in zip(edges[::2], edges[1::2], strict=True):
             stop = float("inf") if end == n_hours else end * MINUTES_PER_HOUR
-            intervals.append((start * MINUTES_PER_HOUR, stop))
+            intervals.append((start * MINUTES_PER_HOUR, stop, j))
     intervals.sort()
     return intervals
 

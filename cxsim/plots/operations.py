@@ -147,3 +147,34 @@ def staffing_profile(staffing: object, path: Path, title: str = "") -> Path:
     ax.legend(fontsize=8)
     ax.set_title(f"{title}staffing from agent activity", fontsize=10)
     return _save(fig, path)
+
+
+VALIDATION_PANELS = (("arrivals", "arrivals per day"), ("asa_min", "ASA (minutes)"),
+                     ("service_level", "service level"), ("abandon_rate", "abandonment"))
+
+
+def validation_by_hour(validation: dict, path: Path, title: str = "") -> Path:
+    """Observed against simulated by hour of day (``validation.by_hour`` of calibration.json):
+    four panels a manager reads at a glance, each side with its interval."""
+    rows = validation["by_hour"]
+    hours = np.array([r["hour"] for r in rows]) + 0.5
+    fig, axes = plt.subplots(2, 2, figsize=(11, 6.5), sharex=True)
+    for ax, (key, label) in zip(axes.ravel(), VALIDATION_PANELS, strict=True):
+        for side, colour, dx in (("observed", "black", -0.12), ("simulated", "#3182bd", 0.12)):
+            v = np.array([np.nan if r[side][key] is None else r[side][key] for r in rows])
+            ci = np.array([[np.nan if c is None else c for c in r[side][f"{key}_ci"]]
+                           for r in rows])
+            err = np.abs(ci - v[:, None]).T
+            ax.errorbar(hours + dx, v, yerr=err, fmt="o-" if side == "observed" else "s--",
+                        ms=3, lw=1, capsize=2, color=colour, label=side)
+        share = validation["agree_share"].get(key)
+        ax.set_title(f"{label}: {share:.0%} of hours agree" if share is not None else label,
+                     fontsize=10)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 3))
+    for ax in axes[1]:
+        ax.set_xlabel("hour of day")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"{title}the log against the calibrated scenario (95% intervals)")
+    fig.tight_layout()
+    return _save(fig, path)

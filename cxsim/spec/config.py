@@ -44,7 +44,7 @@ class SimulateConfig(Scenario):
 
     experience_log: bool = False  # also write the per-episode log as episodes.parquet
     progress: bool = True  # progress bar on long runs (periodic lines when not a terminal)
-    export_observed: bool = False  # also write observed/ (a CRM-like export of replication 0)
+    export_observed: bool = False  # also contacts.csv and observed/ (exports of replication 0)
     # In a -m sweep, a job whose directory already holds its complete metrics.json (same
     # overrides, same config) is not simulated again; false recomputes every job.
     resume: bool = True
@@ -193,8 +193,63 @@ class CheckConfig:
     progress: bool = True
 
 
+# -- cxsim-calibrate: a contact log in, a calibrated scenario out -------------------------
+
+
+@dataclass
+class LogConfig:
+    """The contact log and how to read it (docs/contact_logs.md)."""
+
+    path: str | None = None  # the log file (required)
+    mapping: str = "canonical"  # a shipped mapping's name or a mapping YAML file
+    # Overrides of the mapping's keys, as in the mapping file: log.columns.arrival=Started
+    columns: dict[str, Any] = field(default_factory=dict)
+    overrides: Any = None  # any other mapping keys (times, values, policy...), a mapping
+    roster: str | None = None  # a roster file: staffing from it (staffing=roster)
+    roster_mapping: str = "roster"
+
+
+@dataclass
+class ValidationConfig:
+    """Simulate the calibrated scenario and compare it with the log by hour of day."""
+
+    enabled: bool = True
+    replications: int = 5
+    # > 0: calibrate on all but the last N days and validate on those N days (their own
+    # arrival volumes, everything else from the calibration)
+    holdout_days: int = 0
+
+
+@dataclass
+class ObservedExportConfig:
+    """The observed-data directory of cxsim-fit, built from the log's contacts (``write``)."""
+
+    write: bool = False
+    surveys: str | None = None  # a survey export, read through surveys_mapping
+    surveys_mapping: str = "surveys_example"
+    customers: str | None = None  # a CRM export, read through customers_mapping
+    customers_mapping: str = "crm_example"
+    window_min: float = 10080.0  # a need's contacts each start within this of the last
+
+
+@dataclass
+class CalibrateConfig:
+    """``cxsim-calibrate``'s config."""
+
+    log: LogConfig = field(default_factory=LogConfig)
+    interval_min: int = 60  # 15, 30 or 60: arrivals and staffing in calibration.json
+    by: str = "queue"  # a touchpoint per queue | reason | channel, or all contacts pooled
+    staffing: str = "distinct"  # distinct | busy | roster | effective: what the shifts take
+    sl_threshold_min: float = 0.5  # the service level's answer time (minutes)
+    level: float = 0.95
+    seed: int = 20261122
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    observed: ObservedExportConfig = field(default_factory=ObservedExportConfig)
+    progress: bool = True
+
+
 SCHEMAS = {"simulate": SimulateConfig, "whatif": WhatIfConfig, "fit": FitConfig,
-           "check": CheckConfig}
+           "check": CheckConfig, "calibrate": CalibrateConfig}
 
 
 def register() -> None:

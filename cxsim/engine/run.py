@@ -117,7 +117,7 @@ class ReplicationResult:
     """What one replication measured: sums per touchpoint and episode totals (+ rows)."""
 
     replication: int
-    touchpoint_sums: np.ndarray  # (touchpoint, field, hour)
+    touchpoint_sums: np.ndarray  # (touchpoint, field, interval of the week)
     staffed_min: np.ndarray  # agent-minutes on duty in the window, per touchpoint
     episode_totals: dict[str, float]
     episodes_ended: list[int]
@@ -126,6 +126,8 @@ class ReplicationResult:
     outcome_figures: dict[str, float] | None = None  # surveys, churn, value (behaviour on)
     surveys: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
+    # Agent-minutes on duty in the window per touchpoint and interval of the week.
+    staffed_by_interval: np.ndarray | None = None
 
 
 class Replication:
@@ -138,7 +140,7 @@ class Replication:
         self.window = (lo, hi)
         self.nodes: list[Node]
         self.nodes, channels = build_nodes(
-            s, rep, lambda tp: TouchpointStats(lo, hi, tp.sl_threshold_min))
+            s, rep, lambda tp: TouchpointStats(lo, hi, tp.sl_threshold_min, s.interval_min))
         self.log = EpisodeLog(lo, hi, keep_rows)
         self.pop = Population.draw(s, rep)
         self.arrivals = Arrivals(s, self.pop, rep)
@@ -224,6 +226,8 @@ class Replication:
             on_day()
         lo, hi = self.window
         staffed = np.array([n.staffed_minutes(lo, hi) for n in self.nodes])
+        by_interval = np.stack([n.staffed_by_interval(lo, hi, s.interval_min)
+                                for n in self.nodes])
         router = self.router
         frame = surveys = customers = figures = None
         if reactions is not None:
@@ -239,5 +243,5 @@ class Replication:
         return ReplicationResult(
             self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
             dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
-            figures, surveys, customers,
+            figures, surveys, customers, by_interval,
         )

@@ -18,12 +18,14 @@ The search (:func:`simulated_requirement`):
    abandonment seen) or Erlang A gives the starting requirement;
 2. *up*: the intervals that miss get one agent more (or the Erlang requirement of their newly
    measured load, if larger), until every interval meets;
-3. *down*: every interval tries one agent less at once; those still meeting keep it, and a
-   verification run puts back (and locks) any interval a neighbour's cut made miss; repeated
-   until no cut holds.
+3. *down*: every other interval tries one agent less (neighbours never together: a queue
+   carries over into the next interval); those still meeting keep it, those missing keep
+   their count for good, and a verification run puts back (and locks) any interval another
+   cut made miss; alternating until no cut holds.
 
 Intervals outside the measurement window, or whose targets no count reaches (a service level
-of 100% within 0 s, a load beyond ``max_agents``), are reported with the reason.
+of 100% within 0 s, a load beyond ``max_agents``), keep the scenario's staffing and are
+reported with the reason.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from cxsim.engine import simulate
+from cxsim.engine.staffing import touchpoint_agents
 from cxsim.spec import IntervalStaffing, Scenario, validate
 from cxsim.spec.kinds import KINDS, MINUTES_PER_DAY
 from cxsim.workforce.requirements import Targets, requirement
@@ -113,7 +116,7 @@ def meets(m: Measured, t: Targets, confidence: float) -> NDArray[np.bool_]:
             good = bound >= target if at_least else bound <= target
         if name == "asa":  # nobody answered in a busy interval misses
             good = np.where(np.isnan(m.mean[name]) & (m.mean["volume"] > 0), False, good)
-        ok &= np.where(np.isnan(bound) & ~(name == "asa"), True, good)
+        ok &= np.where(np.isnan(bound) & (name != "asa"), True, good)
     return ok | ~(m.mean["volume"] > 0)
 
 
@@ -161,7 +164,7 @@ def simulated_requirement(
     targets: Targets,
     *,
     confidence: float = 0.9,
-    max_rounds: int = 12,
+    max_rounds: int = 30,
     max_agents: int = 1000,
     on_round: Callable[[str], None] | None = None,
 ) -> QueueRequirement:
@@ -179,7 +182,11 @@ def simulated_requirement(
     start = erl_a if pilot.patience_rate > 0 else erl_c
     reason = np.where(pilot.observed, why, "not measured: outside the simulated window")
     feasible = reason == ""
-    agents = np.where(feasible, start, 0).astype(np.int64)
+    # Intervals the search cannot decide keep the scenario's staffing (the most agents on
+    # duty in the interval), so that the queue opens, carries over and closes as before.
+    per_day = int(MINUTES_PER_DAY) // s.interval_min
+    current = touchpoint_agents(tp).reshape(DAYS, per_day, s.interval_min).max(axis=2)
+    agents = np.where(feasible, start, current).astype(np.int64)
     locked = ~feasible
     rounds = 0
 
@@ -200,10 +207,18 @@ def simulated_requirement(
         note(f"round {rounds}: {int((~ok).sum())} intervals short")
     one_less: dict[str, NDArray] = {}
     one_less_half: dict[str, NDArray] = {}
-    while ok.all() and rounds < max_rounds:  # down: one agent less wherever it holds
-        cut = ~locked & (agents > 0) & (m.mean["volume"] > 0)
+    # Down: one agent less in every other interval at a time (a cut's queue carries over
+    # into the next interval, so neighbours are never cut together); an interval that
+    # misses with one less keeps its count for good.
+    parity = (np.arange(agents.size).reshape(agents.shape) % 2).astype(bool)
+    idle_turns = 0
+    turn = False
+    while ok.all() and rounds < max_rounds and idle_turns < 2:
+        cut = ~locked & (agents > 0) & (m.mean["volume"] > 0) & (parity == turn)
+        turn = not turn
         if not cut.any():
-            break
+            idle_turns += 1
+            continue
         trial = np.where(cut, agents - 1, agents)
         mt = run(trial)
         for k in FIGURES:
@@ -211,16 +226,16 @@ def simulated_requirement(
             one_less_half.setdefault(k, np.full(agents.shape, np.nan))[cut] = mt.half[k][cut]
         holds = cut & meets(mt, targets, confidence)
         locked |= cut & ~holds
+        idle_turns = 0 if holds.any() else idle_turns + 1
         if not holds.any():
-            note(f"round {rounds}: no interval holds with one agent less")
-            break
+            continue
         agents = np.where(holds, agents - 1, agents)
         m = mt if np.array_equal(agents, trial) else run(agents)
         ok = meets(m, targets, confidence) | ~feasible
-        back = ~ok  # a neighbour's cut made these miss: back up one and lock
-        agents = np.where(back, agents + 1, agents)
-        locked |= back
+        back = ~ok  # a cut made another interval miss: back up one and lock
         if back.any():
+            agents = np.where(back, agents + 1, agents)
+            locked |= back
             m = run(agents)
             ok = meets(m, targets, confidence) | ~feasible
         note(f"round {rounds}: {int(holds.sum())} intervals cut by one")

@@ -85,7 +85,7 @@ def test_erlang_c_world_week_of_half_hours_with_a_daily_profile():
     profile = [0.2] * 7 + [1.0, 1.6, 2.0, 2.0, 1.8, 1.5, 1.6, 1.8, 1.6, 1.2, 1.0, 0.8, 0.6] \
         + [0.4] * 4
     prof = ",".join(f"{p:g}" for p in profile)
-    reps = 10
+    reps = 20
     s = compose_scenario([
         "experiment=erlang", "queue.arrival_rate=1.5", "queue.service_rate=0.2",
         "queue.sl_threshold=0.3333333333333333", "horizon=7.25", "warmup=0.25",

@@ -197,23 +197,27 @@ def simulated_requirement(
 
     m = run(agents)
     ok = meets(m, targets, confidence) | locked
-    while not ok.all() and rounds < max_rounds:  # up: the misses get more agents
-        again_c, again_a, _ = erlang_start(m, targets, max_agents)
-        again = again_a if m.patience_rate > 0 else again_c
-        agents = np.where(ok, agents, np.maximum(agents + 1, again)).astype(np.int64)
-        agents = np.minimum(agents, max_agents)
-        m = run(agents)
-        ok = meets(m, targets, confidence) | locked
-        note(f"round {rounds}: {int((~ok).sum())} intervals short")
     one_less: dict[str, NDArray] = {}
     one_less_half: dict[str, NDArray] = {}
-    # Down: one agent less in every other interval at a time (a cut's queue carries over
-    # into the next interval, so neighbours are never cut together); an interval that
-    # misses with one less keeps its count for good.
+    # Down steps cut one agent in every other interval at a time (a cut's queue carries over
+    # into the next interval, so neighbours are never cut together).
     parity = (np.arange(agents.size).reshape(agents.shape) % 2).astype(bool)
-    idle_turns = 0
-    turn = False
-    while ok.all() and rounds < max_rounds and idle_turns < 2:
+    turn, idle_turns, cutting = False, 0, False
+    while rounds < max_rounds:
+        if not ok.all():  # up: the misses get one agent more (or their Erlang count)
+            again_c, again_a, _ = erlang_start(m, targets, max_agents)
+            again = again_a if m.patience_rate > 0 else again_c
+            raise_ = np.maximum(agents + 1, again) if not cutting else agents + 1
+            agents = np.minimum(np.where(ok, agents, raise_), max_agents).astype(np.int64)
+            if cutting:  # a miss after a cut: that count stays
+                locked |= ~ok
+            m = run(agents)
+            ok = meets(m, targets, confidence) | ~feasible
+            note(f"round {rounds}: {int((~ok).sum())} intervals short")
+            continue
+        if idle_turns >= 2:
+            break
+        cutting = True
         cut = ~locked & (agents > 0) & (m.mean["volume"] > 0) & (parity == turn)
         turn = not turn
         if not cut.any():
@@ -224,19 +228,13 @@ def simulated_requirement(
         for k in FIGURES:
             one_less.setdefault(k, np.full(agents.shape, np.nan))[cut] = mt.mean[k][cut]
             one_less_half.setdefault(k, np.full(agents.shape, np.nan))[cut] = mt.half[k][cut]
-        holds = cut & meets(mt, targets, confidence)
-        locked |= cut & ~holds
+        good = meets(mt, targets, confidence) | ~feasible
+        holds = cut & good
+        locked |= cut & ~holds  # one less misses: this count stays
         idle_turns = 0 if holds.any() else idle_turns + 1
-        if not holds.any():
-            continue
-        agents = np.where(holds, agents - 1, agents)
-        m = mt if np.array_equal(agents, trial) else run(agents)
-        ok = meets(m, targets, confidence) | ~feasible
-        back = ~ok  # a cut made another interval miss: back up one and lock
-        if back.any():
-            agents = np.where(back, agents + 1, agents)
-            locked |= back
-            m = run(agents)
+        if holds.any():
+            agents = np.where(holds, agents - 1, agents)
+            m = mt if np.array_equal(agents, trial) else run(agents)
             ok = meets(m, targets, confidence) | ~feasible
         note(f"round {rounds}: {int(holds.sum())} intervals cut by one")
     short = feasible & ~meets(m, targets, confidence)

@@ -137,19 +137,21 @@ def staffing_document(s: Scenario, plans: dict[str, QueuePlan], targets: Targets
     width = s.interval_min
     week_hours = 7 * MINUTES_PER_DAY / 60
 
-    def hours(a: NDArray) -> float:
-        return float(np.clip(a, 0, None).sum()) * width / 60
+    def hours(a: NDArray, where: NDArray) -> float:
+        return float(np.clip(a, 0, None)[where].sum()) * width / 60
 
     doc: dict = {"interval_min": width, "confidence": confidence,
                  "targets": dataclasses.asdict(targets), "queues": {}, "tradeoff": curve}
     for queue, p in plans.items():
         n = p.need
+        seen = n.pilot.observed  # the totals compare the measured intervals only
         q: dict = {
             "rounds": n.rounds,
-            "requirement_agent_hours_per_week": hours(n.agents),
-            "erlang_c_agent_hours_per_week": hours(n.erlang_c),
-            "erlang_a_agent_hours_per_week": hours(n.erlang_a),
-            "requirement_cost_per_week": hours(n.agents) * cost_per_hour,
+            "requirement_agent_hours_per_week": hours(n.agents, seen),
+            "erlang_c_agent_hours_per_week": hours(n.erlang_c, seen),
+            "erlang_a_agent_hours_per_week": hours(n.erlang_a, seen),
+            "requirement_cost_per_week": hours(n.agents, seen) * cost_per_hour,
+            "kept_agent_hours_per_week": hours(n.agents, ~seen),  # unmeasured: as scenario
             "patience_rate_per_min": n.pilot.patience_rate,
             "service_rate_per_min": n.pilot.service_rate,
             "intervals_met": int((n.met & n.pilot.observed).sum()),

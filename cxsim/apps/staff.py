@@ -87,6 +87,11 @@ def _check(cfg: StaffConfig, scenario) -> list[str]:
     if scenario.replications < 2:
         raise SpecError("replications", scenario.replications,
                         "needs at least 2 (the confidence is over replications)")
+    for i, level in enumerate(cfg.tradeoff_levels):
+        if not 0 < level <= 1:
+            raise SpecError(f"tradeoff_levels[{i}]", level, "a service level lies in (0, 1]")
+    if cfg.targets.threshold_s < 0:
+        raise SpecError("targets.threshold_s", cfg.targets.threshold_s, "must be >= 0 seconds")
     for name, st in cfg.shift_types.items():
         if not 0 < st.length_min <= 1440:
             raise SpecError(f"shift_types.{name}.length_min", st.length_min,

@@ -21,7 +21,7 @@ The search (:func:`simulated_requirement`):
 3. *down*: every other interval tries one agent less (neighbours never together: a queue
    carries over into the next interval); those still meeting keep it, those missing keep
    their count for good, and a verification run puts back (and locks) any interval another
-   cut made miss; alternating until no cut holds.
+   cut made miss; a miss right after a cut puts that cut back; alternating until no cut holds.
 
 Intervals outside the measurement window, or whose targets no count reaches (a service level
 of 100% within 0 s, a load beyond ``max_agents``), keep the scenario's staffing and are
@@ -236,6 +236,17 @@ def simulated_requirement(
             agents = np.where(holds, agents - 1, agents)
             m = mt if np.array_equal(agents, trial) else run(agents)
             ok = meets(m, targets, confidence) | ~feasible
+            # A queue carries over forwards: a miss right after a cut blames that cut, which
+            # is put back for good (the up step handles misses with no cut before them).
+            flat_miss = ~ok.ravel()
+            after = np.zeros_like(flat_miss)
+            after[:-1] = flat_miss[1:]
+            blamed = (holds.ravel() & after).reshape(agents.shape)
+            if blamed.any():
+                agents = np.where(blamed, agents + 1, agents)
+                locked |= blamed
+                m = run(agents)
+                ok = meets(m, targets, confidence) | ~feasible
         note(f"round {rounds}: {int(holds.sum())} intervals cut by one")
     short = feasible & ~meets(m, targets, confidence)
     reason = np.where(short, f"not met after {rounds} simulation rounds (max_rounds)", reason)

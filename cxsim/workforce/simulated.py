@@ -20,8 +20,9 @@ The search (:func:`simulated_requirement`):
    measured load, if larger), until every interval meets;
 3. *down*: every other interval tries one agent less (neighbours never together: a queue
    carries over into the next interval); those still meeting keep it, those missing keep
-   their count for good, and a verification run puts back (and locks) any interval another
-   cut made miss; a miss right after a cut puts that cut back; alternating until no cut holds.
+   their count for good. If the cuts kept make the next interval miss, those cuts are put
+   back for good; any other miss goes through an up step (one agent more, then locked).
+   Alternating until neither half has a cut that holds, or ``max_rounds`` simulations.
 
 Intervals outside the measurement window, or whose targets no count reaches (a service level
 of 100% within 0 s, a load beyond ``max_agents``), keep the scenario's staffing and are

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 APPS = {"cxsim-simulate": "simulate", "cxsim-whatif": "whatif", "cxsim-fit": "fit",
-        "cxsim-check": "check", "cxsim-calibrate": "calibrate"}
+        "cxsim-check": "check", "cxsim-calibrate": "calibrate", "cxsim-staff": "staff"}
 
 
 def app_command(app: str, *args: str, out: Path | None = None,

@@ -113,8 +113,8 @@ def shifts(draw) -> list[Shift]:
         else:
             start = draw(st.integers(0, 23))
             end = draw(st.integers(start + 1, 24))
-        if draw(st.booleans()):  # fractional hours too
-            start = draw(st.floats(float(start), start + 0.99))
+        if draw(st.booleans()):  # shifts start at any minute (the engine staffs to the minute)
+            start = start + draw(st.integers(0, 59)) / 60
         out.append(
             Shift(
                 start_hour=float(start),

@@ -2,7 +2,7 @@
 
 An *episode* is one need of one customer, from the moment it arises until it is resolved,
 given up, or still open at the horizon. The customer picks an entry touchpoint of the need's
-journey by their segment's channel preference (among touchpoints open at that hour); a bot
+journey by their segment's channel preference (among touchpoints open at that minute); a bot
 may escalate and an agent may transfer (handoffs, where context may be lost: a repeated
 explanation); after a failure (not contained, bot loop, abandoned queue) a tolerant customer
 falls back to another touchpoint, and after an unresolved contact they contact again later.
@@ -16,16 +16,17 @@ from collections.abc import Callable
 from heapq import heappush
 from itertools import accumulate, count
 
+import numpy as np
+
 from cxsim.engine.episode import Episode
 from cxsim.engine.episodes import EpisodeLog
-from cxsim.engine.nodes import Node
+from cxsim.engine.nodes import WEEK, Node
 from cxsim.engine.reactions import Reactions
 from cxsim.engine.streams import generator, uniforms
 from cxsim.spec import Scenario
 from cxsim.spec.kinds import (
     ABANDONED,
     GAVE_UP,
-    HOURS_PER_WEEK,
     IN_SYSTEM,
     MINUTES_PER_DAY,
     MINUTES_PER_HOUR,
@@ -60,10 +61,12 @@ class JourneyRouter:
              for j in s.journeys.values()]
             for g in segments
         ]
-        # closed[hour of week]: bitmask of the touchpoints a customer cannot choose then.
-        # None when every touchpoint is always open (no hour to work out).
-        closed = [sum(n.bit for n in nodes if not n.open_hours[h]) for h in range(HOURS_PER_WEEK)]
-        self.closed = closed if any(closed) else None
+        # closed[minute of week]: bitmask of the touchpoints a customer cannot choose then.
+        # None when every touchpoint is always open (no minute to work out).
+        mask = np.zeros(WEEK, dtype=np.int64 if len(nodes) < 63 else object)
+        for n in nodes:
+            mask[~n.open_mask] += n.bit
+        self.closed = mask.tolist() if any(not n.always_open for n in nodes) else None
         # choices[segment][reason][excluded touchpoints]: (touchpoints, cumulative weights),
         # filled as met (few distinct masks) so a choice is a lookup and a bisection.
         self.choices: list[list[dict[int, tuple]]] = [[{} for _ in g] for g in self.options]
@@ -92,7 +95,7 @@ class JourneyRouter:
         fresh choice or a fallback to a new one."""
         excluded = 0 if again else ep.touchpoints
         if self.closed is not None:
-            excluded |= self.closed[int(t // MINUTES_PER_HOUR) % HOURS_PER_WEEK]
+            excluded |= self.closed[int(t % WEEK)]
         table = self.choices[ep.segment][ep.reason]
         choice = table.get(excluded)
         if choice is None:

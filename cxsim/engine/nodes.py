@@ -28,7 +28,12 @@ from heapq import heappop, heappush, heapreplace
 import numpy as np
 
 from cxsim.engine.episode import Episode
-from cxsim.engine.staffing import duty_intervals, staffed_minutes, weekly_agents
+from cxsim.engine.staffing import (
+    duty_intervals,
+    interval_staffed_minutes,
+    staffed_minutes,
+    touchpoint_agents,
+)
 from cxsim.engine.stats import (
     KIND_ABANDONED,
     KIND_CONTAINED,
@@ -47,10 +52,9 @@ from cxsim.spec.kinds import (
     BOT_CONTAINED,
     BOT_ESCALATED,
     BOT_LOOPED,
-    HOURS_PER_WEEK,
     KINDS,
     MINUTES_PER_DAY,
-    MINUTES_PER_HOUR,
+    MINUTES_PER_WEEK,
     VISIT_ABANDONED,
     VISIT_FAILED,
     VISIT_HANDOFF,
@@ -62,6 +66,7 @@ from cxsim.spec.kinds import (
 
 INF = float("inf")
 NAN = float("nan")
+WEEK = int(MINUTES_PER_WEEK)
 UNIT_EXPONENTIAL = Duration(mean_min=1.0, cv=1.0, dist="exponential")
 # Agents keep their schedule a week past the horizon, so that late waits end.
 SLACK_MIN = 7 * MINUTES_PER_DAY
@@ -129,23 +134,29 @@ class Node:
         self.channel = ctx.channel
         self.bit, self.channel_bit = 1 << ctx.idx, 1 << ctx.channel
         self.target = ctx.target
-        self.set_open_hours(np.ones(HOURS_PER_WEEK, dtype=bool))
+        self.set_open_minutes(np.ones(WEEK, dtype=bool))
         # One tuple per contact when the replication keeps rows (the engine's contact log,
         # cxsim.engine.contacts): (episode, customer, reason, arrival, queue exit, service
         # start, service end, kind, agent); None: not kept.
         self.contacts: list[tuple] | None = None
 
-    def set_open_hours(self, weekly: np.ndarray) -> None:
-        """Which of the 168 hours of the week a customer can choose this touchpoint."""
-        self.open_hours = tuple(bool(x) for x in weekly)
-        self.always_open = all(self.open_hours)
+    def set_open_minutes(self, weekly: np.ndarray) -> None:
+        """In which of the 10,080 minutes of the week a customer can choose this touchpoint."""
+        self.open_mask = np.asarray(weekly, bool)
+        self.open_minutes = self.open_mask.tolist()
+        self.always_open = bool(self.open_mask.all())
 
     def is_open(self, t: float) -> bool:
-        return self.always_open or self.open_hours[int(t // MINUTES_PER_HOUR) % HOURS_PER_WEEK]
+        return self.always_open or self.open_minutes[int(t % WEEK)]
 
     def staffed_minutes(self, start_min: float, end_min: float) -> float:
         """Agent-minutes on duty between the two times (none: nobody staffs it)."""
         return 0.0
+
+    def staffed_by_interval(self, start_min: float, end_min: float,
+                            interval_min: int) -> np.ndarray:
+        """Agent-minutes on duty between the two times per interval of the week."""
+        return np.zeros(WEEK // interval_min)
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         raise NotImplementedError
@@ -199,10 +210,10 @@ class QueueNode(Node):
     def __init__(self, ctx: NodeContext) -> None:
         super().__init__(ctx)
         tp, shared, traits = ctx.tp, ctx.shared, KINDS[ctx.tp.kind]
-        weekly = weekly_agents(tp.shifts)
+        weekly = touchpoint_agents(tp)  # agents on duty, minute by minute over the week
         self.weekly_agents = weekly
         # An inbox takes messages at any hour; live queues and stores only while staffed.
-        self.set_open_hours(np.ones_like(weekly, bool) if traits.always_open else weekly > 0)
+        self.set_open_minutes(np.ones_like(weekly, bool) if traits.always_open else weekly > 0)
         self._duty = duty_intervals(weekly, shared.horizon_min + SLACK_MIN)
         self._next_duty = 0
         self._free: list[tuple[float, float, int]] = []  # (free from, off duty at, agent)
@@ -223,6 +234,10 @@ class QueueNode(Node):
 
     def staffed_minutes(self, start_min: float, end_min: float) -> float:
         return staffed_minutes(self.weekly_agents, start_min, end_min)
+
+    def staffed_by_interval(self, start_min: float, end_min: float,
+                            interval_min: int) -> np.ndarray:
+        return interval_staffed_minutes(self.weekly_agents, start_min, end_min, interval_min)
 
     def _service_start(self, t: float) -> float:
         """Earliest time an on-duty agent can take a customer arriving at ``t``; that agent

@@ -1,4 +1,5 @@
-"""Operational metrics from replication sums: per touchpoint, channel and hour, with CIs.
+"""Operational metrics from replication sums: per touchpoint, channel, hour and interval of
+the week, with CIs.
 
 Each figure is computed per replication and then averaged; its ``_ci`` is the 95% half-width
 of that mean over independent replications (Student t), so it needs at least 2 replications.
@@ -10,12 +11,20 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.special import stdtrit
 
 from cxsim.engine.run import ReplicationResult
+from cxsim.engine.staffing import interval_staffed_minutes
 from cxsim.engine.stats import FIELDS
 from cxsim.metrics import derived, mean_ci
 from cxsim.spec import Scenario
-from cxsim.spec.kinds import HOURS_PER_DAY, KINDS
+from cxsim.spec.kinds import (
+    HOURS_PER_DAY,
+    KINDS,
+    MINUTES_PER_DAY,
+    MINUTES_PER_HOUR,
+    MINUTES_PER_WEEK,
+)
 
 F = {name: i for i, name in enumerate(FIELDS)}
 
@@ -95,6 +104,67 @@ def _clean(x: float) -> float | None:
     return None if not math.isfinite(x) else round(float(x), 6)
 
 
+# The figures reported per interval of the week, for every staffed (assisted) touchpoint.
+INTERVAL_FIGURES = ("volume", "asa", "mean_wait", "p_wait", "service_level", "abandon_rate",
+                    "occupancy")
+
+
+def _means_and_cis(per_rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mean_and_ci` along the first axis (replications), for every other element."""
+    x = np.asarray(per_rep, float)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, x, 0.0).sum(axis=0) / np.where(n > 0, n, 1)
+        mean = np.where(n > 0, mean, np.nan)
+        dev = np.where(ok, x - mean, 0.0)
+        sd = np.sqrt((dev ** 2).sum(axis=0) / np.where(n > 1, n - 1, 1))
+        half = np.where(n > 1, _t_half(n) * sd / np.sqrt(np.where(n > 0, n, 1)), np.nan)
+    return mean, half
+
+
+def _t_half(n: np.ndarray) -> np.ndarray:
+    """Student-t quantile of a 95% two-sided interval with n - 1 degrees of freedom (as
+    :func:`cxsim.metrics.mean_ci`)."""
+    return stdtrit(np.maximum(n - 1, 1), 0.975)
+
+
+def window_minutes(s: Scenario) -> np.ndarray:
+    """Minutes of the measurement window falling in each interval of the week."""
+    lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
+    ones = np.ones(int(MINUTES_PER_WEEK), dtype=np.int64)
+    return interval_staffed_minutes(ones, lo, hi, s.interval_min)
+
+
+def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
+    """Per assisted touchpoint, :data:`INTERVAL_FIGURES` for every interval of the week
+    (weekday 0 = Monday, start minute after 00:00), each the mean over replications with its
+    95% half-width ``_ci``; ``window_min`` is how many minutes of the measurement window fall
+    in the interval (volume / window_min is its arrival rate per minute)."""
+    width = s.interval_min
+    bins = int(MINUTES_PER_WEEK) // width
+    start = np.arange(bins) * width
+    doc: dict = {}
+    window = window_minutes(s)
+    for i, (name, tp) in enumerate(s.touchpoints.items()):
+        if not KINDS[tp.kind].assisted:
+            continue
+        sums = np.stack([r.touchpoint_sums[i] for r in results], axis=1)  # (field, rep, bin)
+        staffed = np.stack([r.staffed_by_interval[i] for r in results])  # (rep, bin)
+        figures = queue_figures(sums, staffed)
+        entry: dict = {"interval_min": width,
+                       "weekday": (start // MINUTES_PER_DAY).astype(int).tolist(),
+                       "start_min": (start % MINUTES_PER_DAY).astype(int).tolist(),
+                       "window_min": [_clean(v) for v in window],
+                       "agent_minutes": [_clean(v) for v in staffed.mean(axis=0)]}
+        for key in INTERVAL_FIGURES:
+            mean, half = _means_and_cis(figures[key])
+            entry[key] = [_clean(v) for v in mean]
+            entry[f"{key}_ci"] = [_clean(v) for v in half]
+        doc[name] = entry
+    return doc
+
+
 def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     """The metrics document: headline queue figures, then needs, channels, touchpoints,
     and service level / ASA / volume by hour of day per channel."""
@@ -144,14 +214,19 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             **_summarise(pooled(mask, bool(automated[i]))),
         }
     doc["by_hour"] = {}
+    # Intervals of the week folded onto the hours of the day.
+    width = s.interval_min
+    hour_of = (np.arange(sums.shape[-1]) * width // MINUTES_PER_HOUR % HOURS_PER_DAY)
+    fold = np.eye(HOURS_PER_DAY)[hour_of.astype(int)]  # (interval, hour)
     for ch in sorted(set(channels.tolist())):
         mask = (channels == ch) & assisted
         if not mask.any():
             continue
-        hourly = sums[:, mask].sum(axis=1).mean(axis=0)  # (field, hour), mean over reps
+        hourly = sums[:, mask].sum(axis=1).mean(axis=0) @ fold  # (field, hour), mean over reps
         fig = queue_figures(hourly, np.full(HOURS_PER_DAY, np.nan))
         doc["by_hour"][ch] = {
             k: [_clean(v) for v in fig[k]]
             for k in ("volume", "service_level", "asa", "abandon_rate")
         }
+    doc["by_interval"] = by_interval(s, results)
     return doc

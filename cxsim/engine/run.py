@@ -118,7 +118,7 @@ class ReplicationResult:
     """What one replication measured: sums per touchpoint and episode totals (+ rows)."""
 
     replication: int
-    touchpoint_sums: np.ndarray  # (touchpoint, field, hour)
+    touchpoint_sums: np.ndarray  # (touchpoint, field, interval of the week)
     staffed_min: np.ndarray  # agent-minutes on duty in the window, per touchpoint
     episode_totals: dict[str, float]
     episodes_ended: list[int]
@@ -128,6 +128,8 @@ class ReplicationResult:
     surveys: pd.DataFrame | None = None
     customers: pd.DataFrame | None = None
     contacts: pd.DataFrame | None = None  # the engine's contact log (cxsim.engine.contacts)
+    # Agent-minutes on duty in the window per touchpoint and interval of the week.
+    staffed_by_interval: np.ndarray | None = None
 
 
 class Replication:
@@ -140,7 +142,7 @@ class Replication:
         self.window = (lo, hi)
         self.nodes: list[Node]
         self.nodes, channels = build_nodes(
-            s, rep, lambda tp: TouchpointStats(lo, hi, tp.sl_threshold_min))
+            s, rep, lambda tp: TouchpointStats(lo, hi, tp.sl_threshold_min, s.interval_min))
         self.log = EpisodeLog(lo, hi, keep_rows)
         if keep_rows:
             for node in self.nodes:
@@ -229,6 +231,8 @@ class Replication:
             on_day()
         lo, hi = self.window
         staffed = np.array([n.staffed_minutes(lo, hi) for n in self.nodes])
+        by_interval = np.stack([n.staffed_by_interval(lo, hi, s.interval_min)
+                                for n in self.nodes])
         router = self.router
         frame = surveys = customers = figures = contacts = None
         if reactions is not None:
@@ -245,5 +249,5 @@ class Replication:
         return ReplicationResult(
             self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
             dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
-            figures, surveys, customers, contacts,
+            figures, surveys, customers, contacts, by_interval,
         )

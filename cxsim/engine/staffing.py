@@ -1,6 +1,11 @@
-"""Staffing: from shifts to agents on duty, hour by hour, and to individual duty intervals.
+"""Staffing: from shifts or an interval table to agents on duty, minute by minute, and to
+individual duty intervals.
 
-Time is in minutes from Monday 00:00 of the first simulated week.
+Time is in minutes from Monday 00:00 of the first simulated week. Staffing is a step
+function over the 10,080 minutes of the week: shifts start and end on whole minutes (a
+07:30-08:30 shift is on duty for exactly that hour), an interval table sets the agents of
+each 15-, 30- or 60-minute interval of each weekday, and the two add up. Validation
+(:mod:`cxsim.spec.validate`) refuses what this cannot represent, never rounds it.
 """
 
 from __future__ import annotations
@@ -13,23 +18,49 @@ from cxsim.spec import Scenario, Shift, SpecError
 from cxsim.spec.config import Objective
 from cxsim.spec.kinds import (
     DAY_SETS,
-    HOURS_PER_DAY,
-    HOURS_PER_WEEK,
     KINDS,
     MINUTES_PER_DAY,
     MINUTES_PER_HOUR,
+    MINUTES_PER_WEEK,
 )
+from cxsim.spec.schema import IntervalStaffing, Touchpoint
+
+WEEK = int(MINUTES_PER_WEEK)
+DAY = int(MINUTES_PER_DAY)
 
 
-def weekly_agents(shifts: Sequence[Shift]) -> np.ndarray:
-    """Agents on duty in each of the 168 hours of the week (fractional shift hours are rounded
-    to the hour they start in)."""
-    agents = np.zeros(HOURS_PER_WEEK, dtype=np.int64)
+def shift_minutes(hour: float) -> int:
+    """A shift edge in hours as whole minutes after midnight (validated to be one)."""
+    return int(round(hour * MINUTES_PER_HOUR))
+
+
+def weekly_agents(shifts: Sequence[Shift], table: IntervalStaffing | None = None) -> np.ndarray:
+    """Agents on duty in each of the 10,080 minutes of the week: the shifts', to the minute,
+    plus the interval table's.
+
+    >>> week = weekly_agents([Shift(start_hour=7.5, end_hour=8.5, agents=3, days="mon")])
+    >>> int(week.sum()) / 60, int(week[449]), int(week[450]), int(week[509]), int(week[510])
+    (3.0, 0, 3, 3, 0)
+    """
+    agents = np.zeros(WEEK, dtype=np.int64)
     for sh in shifts:
-        hours = np.arange(int(sh.start_hour), int(np.ceil(sh.end_hour)))
+        lo, hi = shift_minutes(sh.start_hour), shift_minutes(sh.end_hour)
         for day in DAY_SETS[sh.days]:
-            agents[day * HOURS_PER_DAY + hours] += sh.agents
+            agents[day * DAY + lo:day * DAY + hi] += sh.agents
+    if table is not None and table.agents:
+        rows = np.asarray(table.agents, dtype=np.int64)  # 7 x intervals of the day
+        agents += np.repeat(rows.reshape(-1), table.interval_min)
     return agents
+
+
+def touchpoint_agents(tp: Touchpoint) -> np.ndarray:
+    """A touchpoint's agents on duty minute by minute over the week (:func:`weekly_agents`)."""
+    return weekly_agents(tp.shifts, tp.staffing)
+
+
+def is_staffed(tp: Touchpoint) -> bool:
+    """Whether the touchpoint has any staffing declared (shifts or an interval table)."""
+    return bool(tp.shifts) or bool(tp.staffing.agents)
 
 
 def duty_intervals(weekly: np.ndarray, until_min: float) -> list[tuple[float, float, int]]:
@@ -40,28 +71,48 @@ def duty_intervals(weekly: np.ndarray, until_min: float) -> list[tuple[float, fl
     staffing gives one unbroken interval per agent, and a rise from 5 to 8 agents adds three
     agents while the first five carry on. An interval ending at ``until_min`` is open-ended.
     """
-    n_hours = int(np.ceil(until_min / MINUTES_PER_HOUR))
-    reps = -(-n_hours // HOURS_PER_WEEK)
-    level = np.tile(weekly, reps)[:n_hours]
+    n_min = int(np.ceil(until_min))
+    reps = -(-n_min // WEEK)
+    level = np.tile(weekly, reps)[:n_min]
+    # Runs of constant staffing (a few hundred a week), then the layers over the runs.
+    cuts = np.concatenate(([0], np.flatnonzero(np.diff(level)) + 1, [n_min]))
+    run_level = level[cuts[:-1]]
     intervals: list[tuple[float, float, int]] = []
-    for j in range(1, int(level.max(initial=0)) + 1):
-        on = np.concatenate(([False], level >= j, [False])).astype(np.int8)
+    for j in range(1, int(run_level.max(initial=0)) + 1):
+        on = np.concatenate(([False], run_level >= j, [False])).astype(np.int8)
         edges = np.flatnonzero(np.diff(on))
-        for start, end in zip(edges[::2], edges[1::2], strict=True):
-            stop = float("inf") if end == n_hours else end * MINUTES_PER_HOUR
-            intervals.append((start * MINUTES_PER_HOUR, stop, j))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            start, end = int(cuts[a]), int(cuts[b])
+            intervals.append((float(start), float("inf") if end == n_min else float(end), j))
     intervals.sort()
     return intervals
 
 
 def staffed_minutes(weekly: np.ndarray, start_min: float, end_min: float) -> float:
     """Agent-minutes on duty between ``start_min`` and ``end_min``."""
-    h = MINUTES_PER_HOUR
-    minutes = np.arange(np.floor(start_min / h) * h, end_min, h)
-    lo = np.maximum(minutes, start_min)
-    hi = np.minimum(minutes + h, end_min)
-    hours = (minutes // h).astype(np.int64) % HOURS_PER_WEEK
-    return float(np.sum(weekly[hours] * np.clip(hi - lo, 0, None)))
+    cum = np.concatenate(([0], np.cumsum(weekly)))
+
+    def upto(t: float) -> float:  # agent-minutes from time 0 to t
+        weeks, m = divmod(t, WEEK)
+        i = int(m)
+        return weeks * cum[-1] + cum[i] + (m - i) * (weekly[i] if i < WEEK else 0)
+
+    return float(upto(end_min) - upto(start_min)) if end_min > start_min else 0.0
+
+
+def interval_staffed_minutes(weekly: np.ndarray, start_min: float, end_min: float,
+                             interval_min: int) -> np.ndarray:
+    """Agent-minutes on duty between the two times in each ``interval_min`` interval of the
+    week (the bins of the per-interval figures), summed over the weeks."""
+    lo, hi = int(np.ceil(start_min)), int(np.floor(end_min))
+    minutes = np.arange(lo, hi)
+    per_minute = np.bincount(minutes % WEEK, minlength=WEEK) * weekly.astype(float)
+    out = per_minute.reshape(-1, interval_min).sum(axis=1)
+    # Fractions of a minute at either end (window edges at fractional minutes).
+    for t, w in ((start_min, lo - start_min), (end_min, end_min - hi)):
+        if w > 0:
+            out[int(t) % WEEK // interval_min] += w * weekly[int(t) % WEEK]
+    return out
 
 
 def agent_hours(s: Scenario) -> float:
@@ -73,9 +124,9 @@ def agent_hours(s: Scenario) -> float:
     """
     end = s.horizon * MINUTES_PER_DAY
     minutes = sum(
-        staffed_minutes(weekly_agents(tp.shifts), 0.0, end)
+        staffed_minutes(touchpoint_agents(tp), 0.0, end)
         for tp in s.touchpoints.values()
-        if tp.shifts
+        if is_staffed(tp)
     )
     return minutes / MINUTES_PER_HOUR
 

@@ -1,12 +1,14 @@
-"""Streaming operational statistics per touchpoint, binned by hour of day.
+"""Streaming operational statistics per touchpoint, binned by interval of the week.
 
 Sums only, never one record per contact for the whole run, so memory stays flat however long
 the run; every figure a contact centre reads (volume, ASA, service level, abandonment, AHT,
-FCR, occupancy, containment) is a ratio of these sums, per touchpoint, channel or hour. Only
-visits that *arrive* inside the measurement window [warm-up, horizon) are counted.
+FCR, occupancy, containment) is a ratio of these sums, per touchpoint, channel, interval of
+the week (15, 30 or 60 minutes: the scenario's ``interval_min``) or hour of the day. Only
+visits that *arrive* inside the measurement window [warm-up, horizon) are counted, each in
+the interval it arrives in; agents' busy time is charged to the intervals it falls in.
 
 A visit costs the engine five numbers appended to :attr:`TouchpointStats.visits`; the buffer
-is summed into the hourly bins with NumPy (:meth:`TouchpointStats.flush`, called by the
+is summed into the interval bins with NumPy (:meth:`TouchpointStats.flush`, called by the
 replication at day boundaries once it holds a few thousand visits, and at the end), several
 times cheaper than updating a dozen Python counters per visit.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cxsim.spec.kinds import HOURS_PER_DAY, MINUTES_PER_HOUR
+from cxsim.spec.kinds import MINUTES_PER_WEEK
 
 FIELDS = (
     "arrivals",
@@ -50,18 +52,22 @@ COUNTED = (("abandoned", KIND_ABANDONED), ("unserved", KIND_UNSERVED),
 
 
 class TouchpointStats:
-    """Sums of one touchpoint's visits by hour of day, fed through a buffer of visits."""
+    """Sums of one touchpoint's visits by interval of the week, fed through a buffer of
+    visits."""
 
-    def __init__(self, window_start: float, window_end: float, sl_threshold: float) -> None:
+    def __init__(self, window_start: float, window_end: float, sl_threshold: float,
+                 interval_min: int = 60) -> None:
         self.lo, self.hi = window_start, window_end
         self.sl_threshold = sl_threshold
-        self.sums = np.zeros((len(FIELDS), HOURS_PER_DAY))
+        self.interval_min = interval_min
+        self.bins = int(MINUTES_PER_WEEK) // interval_min
+        self.sums = np.zeros((len(FIELDS), self.bins))
         # Since the last flush, flat: arrival time, kind, wait, handle, repeat count of each
         # visit (an abandoned visit's wait is its patience). Flat takes 40 bytes a visit.
         self.visits: list[float] = []
 
     def flush(self, at_least: int = 1) -> None:
-        """Add the buffered visits inside the window to the hourly sums and empty the buffer,
+        """Add the buffered visits inside the window to the interval sums and empty the buffer,
         if it holds ``at_least`` visits."""
         if len(self.visits) < 5 * at_least:
             return
@@ -70,18 +76,18 @@ class TouchpointStats:
         t = v[:, 0]
         v = v[(t >= self.lo) & (t < self.hi)]
         t, kind, wait, handle, repeat = v.T
-        hours = HOURS_PER_DAY
-        hour = (t // MINUTES_PER_HOUR % hours).astype(np.intp)
+        n_bins, width = self.bins, self.interval_min
+        slot = (t // width % n_bins).astype(np.intp)  # the arrival's interval of the week
         sums = self.sums
 
         def add(field: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
             w = None if weights is None else weights[mask]
-            sums[F[field]] += np.bincount(hour[mask], w, minlength=hours)
+            sums[F[field]] += np.bincount(slot[mask], w, minlength=n_bins)
 
-        # Visits by kind and hour in one pass; the kinds' counts are rows of it.
+        # Visits by kind and interval in one pass; the kinds' counts are rows of it.
         kinds = len(COUNTED)
-        by_kind = np.bincount(kind.astype(np.intp) * hours + hour,
-                              minlength=kinds * hours).reshape(kinds, hours)
+        by_kind = np.bincount(kind.astype(np.intp) * n_bins + slot,
+                              minlength=kinds * n_bins).reshape(kinds, n_bins)
         sums[F["arrivals"]] += by_kind.sum(axis=0)
         sums[F["served"]] += by_kind[KIND_RESOLVED:].sum(axis=0)
         for field, code in COUNTED:
@@ -93,12 +99,18 @@ class TouchpointStats:
         add("within_sl", served & (wait <= self.sl_threshold))
         add("handle_sum", served, handle)
         add("repeats", served, repeat)
-        # Agent time spent inside the window (occupancy), charged to the arrival's hour.
-        start = t + wait
-        busy = np.maximum(0.0, np.minimum(start + handle, self.hi) - np.maximum(start, self.lo))
-        add("busy_sum", served, busy)
+        # Agent time spent inside the window (occupancy), charged to the intervals it falls in.
+        start = np.maximum(t + wait, self.lo)[served]
+        end = np.minimum(t + wait + handle, self.hi)[served]
+        first = start // width
+        for k in range(int(np.max(end // width - first, initial=-1)) + 1):
+            edge = (first + k) * width
+            part = np.minimum(end, edge + width) - np.maximum(start, edge)
+            on = part > 0
+            sums[F["busy_sum"]] += np.bincount((first[on] + k).astype(np.intp) % n_bins,
+                                               part[on], minlength=n_bins)
 
     def array(self) -> np.ndarray:
-        """All sums as a (field, hour) array, in :data:`FIELDS` order."""
+        """All sums as a (field, interval of the week) array, in :data:`FIELDS` order."""
         self.flush()
         return self.sums.copy()

@@ -248,8 +248,64 @@ class CalibrateConfig:
     progress: bool = True
 
 
+@dataclass
+class StaffTargets:
+    """``cxsim-staff``'s service targets, for every queue it staffs; None switches one off."""
+
+    service_level: float | None = 0.8  # share answered within threshold_s, at least
+    threshold_s: float = 20.0  # seconds, for the service level
+    asa_s: float | None = None  # answered calls' mean wait in seconds, at most
+    abandon_rate: float | None = None  # share abandoning, at most
+    occupancy: float | None = None  # busy share of agents on duty, at most
+
+
+@dataclass
+class StaffBreak:
+    """A break ``length_min`` long, starting ``earliest_min``-``latest_min`` into the shift."""
+
+    length_min: int = 30
+    earliest_min: int = 180
+    latest_min: int = 300
+    paid: bool = False
+
+
+@dataclass
+class StaffShiftType:
+    """An allowed shift (:class:`cxsim.workforce.ShiftType`): its length, its starts (minutes
+    after 00:00 every ``start_step_min``), days, breaks, cost per paid hour, bounds."""
+
+    length_min: int = 510
+    earliest_start_min: int = 0
+    latest_start_min: int = 1410
+    start_step_min: int = 30
+    days: str = "all"
+    breaks: list[StaffBreak] = field(default_factory=list)
+    cost_per_hour: float = 30.0
+    min_agents: int = 0
+    max_agents: int | None = None
+    part_time: bool = False
+
+
+@dataclass
+class StaffConfig(SimulateConfig):
+    """``cxsim-staff``'s config: a scenario, the targets, the allowed shifts, the search."""
+
+    targets: StaffTargets = field(default_factory=StaffTargets)
+    queues: list[str] = field(default_factory=list)  # empty: every live queue with staff
+    confidence: float = 0.9  # one-sided confidence with which an interval meets its targets
+    max_rounds: int = 30  # simulation rounds of the requirement search, per queue
+    repair_rounds: int = 6  # roster re-solves after a re-simulation finds short intervals
+    shift_types: dict[str, StaffShiftType] = field(default_factory=dict)
+    max_part_time_share: float | None = 0.3
+    mip_gap: float = 0.01
+    time_limit_s: float = 60.0
+    tradeoff_levels: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.8, 0.85, 0.9,
+                                                                   0.95])
+    figures: bool = True
+
+
 SCHEMAS = {"simulate": SimulateConfig, "whatif": WhatIfConfig, "fit": FitConfig,
-           "check": CheckConfig, "calibrate": CalibrateConfig}
+           "check": CheckConfig, "calibrate": CalibrateConfig, "staff": StaffConfig}
 
 
 def register() -> None:

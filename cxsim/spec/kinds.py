@@ -29,6 +29,9 @@ HOURS_PER_DAY = 24
 MINUTES_PER_DAY = 1440.0
 DAYS_PER_WEEK = 7
 HOURS_PER_WEEK = 168
+MINUTES_PER_WEEK = 10080.0
+# The interval lengths of a staffing table and of the per-interval figures, in minutes.
+STAFFING_INTERVALS_MIN = (15, 30, 60)
 DAYS_PER_MONTH = 30.0  # a "month" (``per_month`` in a name, a churn period) is 30 days
 MINUTES_PER_MONTH = DAYS_PER_MONTH * MINUTES_PER_DAY
 

@@ -39,6 +39,15 @@ class Shift:
 
 
 @dataclass
+class IntervalStaffing:
+    """Agents on duty per interval of the week: ``agents`` has 7 rows (Monday to Sunday) of
+    1440 / ``interval_min`` counts each (``interval_min`` 15, 30 or 60); empty: no table."""
+
+    interval_min: int = 30
+    agents: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
 class Touchpoint:
     """One place where a need can be handled.
 
@@ -48,7 +57,8 @@ class Touchpoint:
     - ``bot`` (chatbot): ``duration``, ``containment``; a need it does not contain is escalated
       to the queue ``escalate_to`` with probability ``escalation``, otherwise the customer is
       stuck in a loop for ``loop_min`` and leaves the bot.
-    - ``queue`` (phone, live chat, social): agents by ``shifts``, ``handle`` time, ``fcr``,
+    - ``queue`` (phone, live chat, social): agents by ``shifts`` (to the minute) and/or an
+      interval table ``staffing`` (the two add up), ``handle`` time, ``fcr``,
       ``transfer_to``/``transfer_prob``, abandonment by the segment's patience x
       ``patience_factor``, service level within ``sl_threshold_min``.
     - ``async`` (e-mail): a queue worked by ``shifts`` with no abandonment.
@@ -64,6 +74,7 @@ class Touchpoint:
     escalation: float = 1.0
     loop_min: float = 4.0
     shifts: list[Shift] = field(default_factory=list)
+    staffing: IntervalStaffing = field(default_factory=IntervalStaffing)  # on top of shifts
     handle: Duration = field(default_factory=Duration)
     fcr: float = 0.75
     transfer_to: str | None = None
@@ -182,6 +193,8 @@ class Scenario:
     warmup: float = 1.0
     replications: int = 3
     seed: int = 20261122
+    # The length of the intervals of the per-interval figures (``by_interval`` in metrics).
+    interval_min: int = 60
     touchpoints: dict[str, Touchpoint] = field(default_factory=dict)
     journeys: dict[str, Journey] = field(default_factory=dict)
     segments: dict[str, Segment] = field(default_factory=dict)

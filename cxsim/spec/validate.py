@@ -10,8 +10,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from cxsim.spec.kinds import CORE_QUESTIONS, DAY_SETS, KINDS, QUESTIONS, kinds_where
-from cxsim.spec.schema import DISTRIBUTIONS, STAGES, Duration, Scenario
+from cxsim.spec.kinds import (
+    CORE_QUESTIONS,
+    DAY_SETS,
+    KINDS,
+    QUESTIONS,
+    STAFFING_INTERVALS_MIN,
+    kinds_where,
+)
+from cxsim.spec.schema import DISTRIBUTIONS, STAGES, Duration, IntervalStaffing, Scenario, Shift
 
 SHARE_TOLERANCE = 1e-6
 
@@ -39,7 +46,7 @@ def _share(key: str, value: float) -> None:
 def _one_of(key: str, value: str, allowed: Iterable[str]) -> None:
     allowed = tuple(allowed)
     if value not in allowed:
-        raise SpecError(key, value, f"must be one of {', '.join(allowed)}")
+        raise SpecError(key, value, f"must be one of {', '.join(map(str, allowed))}")
 
 
 def _sums_to_one(key: str, shares: dict[str, float]) -> None:
@@ -65,6 +72,7 @@ def _duration(key: str, d: Duration) -> None:
 def validate(s: Scenario) -> Scenario:
     """Check ``s`` and return it unchanged; raise :class:`SpecError` naming the first bad field."""
     _finite("horizon", s.horizon, strict=True)
+    _one_of("interval_min", s.interval_min, STAFFING_INTERVALS_MIN)
     _finite("warmup", s.warmup)
     if s.warmup >= s.horizon:
         raise SpecError("warmup", s.warmup, f"must be shorter than the horizon ({s.horizon:g} d)")
@@ -156,18 +164,9 @@ def _touchpoints(s: Scenario) -> None:
         if traits.assisted:
             _duration(f"{key}.handle", tp.handle)
             for i, sh in enumerate(tp.shifts):
-                sk = f"{key}.shifts[{i}]"
-                if not 0 <= sh.start_hour < 24:
-                    raise SpecError(f"{sk}.start_hour", sh.start_hour, "must lie in [0, 24)")
-                if not 0 < sh.end_hour <= 24:
-                    raise SpecError(f"{sk}.end_hour", sh.end_hour, "must lie in (0, 24]")
-                if sh.start_hour >= sh.end_hour:
-                    raise SpecError(f"{sk}.start_hour", sh.start_hour,
-                                    f"must be before end_hour ({sh.end_hour:g})")
-
-                if not isinstance(sh.agents, int) or sh.agents < 0:
-                    raise SpecError(f"{sk}.agents", sh.agents, "must be an integer >= 0")
-                _one_of(f"{sk}.days", sh.days, DAY_SETS)
+                _shift(f"{key}.shifts[{i}]", sh)
+            if tp.staffing.agents:
+                _interval_table(f"{key}.staffing", tp.staffing)
         if tp.escalate_to is not None:
             if not traits.escalates:
                 raise SpecError(f"{key}.escalate_to", tp.escalate_to,
@@ -182,6 +181,51 @@ def _touchpoints(s: Scenario) -> None:
                     f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself"
                 )
     _no_handoff_loop(s)
+
+
+# A shift edge must be a whole minute: the engine staffs minute by minute and never rounds.
+MINUTE_TOLERANCE = 1e-6
+
+
+def _shift(key: str, sh: Shift) -> None:
+    for edge in ("start_hour", "end_hour"):
+        value = getattr(sh, edge)
+        if not isinstance(value, int | float) or isinstance(value, bool) or math.isnan(value):
+            raise SpecError(f"{key}.{edge}", value, "must be a number of hours")
+        minutes = value * 60
+        if abs(minutes - round(minutes)) > MINUTE_TOLERANCE:
+            near = round(minutes)
+            raise SpecError(f"{key}.{edge}", value,
+                            f"is {minutes:.4f} min after midnight: shifts start and end on whole "
+                            f"minutes ({near // 60:02d}:{near % 60:02d} is {near / 60!r} h)")
+    if not 0 <= sh.start_hour < 24:
+        raise SpecError(f"{key}.start_hour", sh.start_hour, "must lie in [0, 24)")
+    if not 0 < sh.end_hour <= 24:
+        raise SpecError(f"{key}.end_hour", sh.end_hour, "must lie in (0, 24]")
+    if sh.start_hour >= sh.end_hour:
+        raise SpecError(f"{key}.start_hour", sh.start_hour,
+                        f"must be before end_hour ({sh.end_hour:g})")
+    if not isinstance(sh.agents, int) or isinstance(sh.agents, bool) or sh.agents < 0:
+        raise SpecError(f"{key}.agents", sh.agents, "must be an integer >= 0")
+    _one_of(f"{key}.days", sh.days, DAY_SETS)
+
+
+def _interval_table(key: str, table: IntervalStaffing) -> None:
+    """7 weekday rows of whole agent counts per interval of 15, 30 or 60 minutes."""
+    _one_of(f"{key}.interval_min", table.interval_min, STAFFING_INTERVALS_MIN)
+    per_day = 1440 // table.interval_min
+    if len(table.agents) != 7:
+        raise SpecError(f"{key}.agents", f"{len(table.agents)} rows",
+                        "needs 7 rows, Monday to Sunday")
+    for d, row in enumerate(table.agents):
+        if len(row) != per_day:
+            raise SpecError(f"{key}.agents[{d}]", f"{len(row)} values",
+                            f"needs {per_day} values, one per {table.interval_min}-minute "
+                            "interval of the day")
+        for i, n in enumerate(row):
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise SpecError(f"{key}.agents[{d}][{i}]", n,
+                                "must be a whole number of agents >= 0 (never rounded)")
 
 
 def _assisted_target(s: Scenario, key: str, target: str) -> None:

@@ -1,10 +1,12 @@
 """Staffing: how many agents each interval needs, and the cheapest shifts that cover them.
 
-A room of its own that needs only NumPy and SciPy (and, from cxsim, ``metrics`` and
+Its analytic core needs only NumPy and SciPy (and, from cxsim, ``metrics`` and
 ``fileio``): :mod:`~cxsim.workforce.erlang` evaluates Erlang B, C and A for arrays of
 intervals x agent counts, :mod:`~cxsim.workforce.requirements` finds the fewest agents per
 interval that meet service targets, and :mod:`~cxsim.workforce.roster` chooses shifts that
-cover such a requirement at least cost. See ``docs/staffing.md``.
+cover such a requirement at least cost. :mod:`~cxsim.workforce.simulated` corrects the
+requirement by simulation (it alone uses the engine) and :mod:`~cxsim.workforce.plan` turns
+it into a re-simulated, repaired roster for ``cxsim-staff``. See ``docs/staffing.md``.
 """
 
 from cxsim.workforce.erlang import (

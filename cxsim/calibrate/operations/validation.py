@@ -23,11 +23,24 @@ from scipy import stats
 from cxsim.calibrate.operations.cis import SERVED_OUTCOMES, handle_times, waits
 from cxsim.data.contacts.canonical import MIN_PER_DAY, Calendar, ContactLog
 from cxsim.engine.report import F
-from cxsim.engine.staffing import weekly_agents
+from cxsim.engine.staffing import touchpoint_agents
 from cxsim.metrics import mean_ci
 from cxsim.spec import Scenario
 
 HOURS = 24
+
+
+def _hourly_agent_minutes(scenario: Scenario, names: list[str]) -> np.ndarray:
+    """Agent-minutes on duty in each hour of each weekday, (7, 24), over the named queues."""
+    minutes = sum(touchpoint_agents(scenario.touchpoints[n]) for n in names)
+    return np.asarray(minutes, float).reshape(7, HOURS, 60).sum(axis=-1)
+
+
+def _by_hour_of_day(sums: np.ndarray) -> np.ndarray:
+    """Sums over the intervals of the week (last axis) folded onto the hours of the day."""
+    bins = sums.shape[-1]
+    hour = np.arange(bins) * (7 * HOURS * 60 // bins) // 60 % HOURS
+    return sums @ np.eye(HOURS)[hour]
 FIGURES = ("arrivals", "asa_min", "service_level", "abandon_rate", "aht_min", "occupancy")
 SHARES = ("service_level", "abandon_rate", "occupancy")
 TIMES = ("arrival", "queue_entry", "queue_exit", "service_start", "service_end")
@@ -112,9 +125,8 @@ def observed_by_hour(log: ContactLog, scenario: Scenario, level: float = 0.95,
     out["service_level"] = _ratio_ci(s["within_sl"], s["arrivals"], level)
     out["abandon_rate"] = _ratio_ci(s["abandoned"], s["arrivals"], level)
     out["aht_min"] = _ratio_ci(s["handle"], s["served"], level)
-    agents = sum(weekly_agents(scenario.touchpoints[name].shifts) for name in queues)
     weekday = log.calendar.weekday(days)
-    staffed = 60.0 * agents.reshape(7, HOURS)[weekday]  # (day, hour) agent-minutes
+    staffed = _hourly_agent_minutes(scenario, queues)[weekday]  # (day, hour) agent-minutes
     out["occupancy"] = _ratio_ci(s["handle"], staffed.astype(float), level)
     return out
 
@@ -123,13 +135,12 @@ def simulated_by_hour(scenario: Scenario, results: list, level: float = 0.95) ->
     """The same figures from the engine's replications (their mean and t half-width)."""
     names = list(scenario.touchpoints)
     queues = [i for i, n in enumerate(names) if scenario.touchpoints[n].kind == "queue"]
-    sums = np.stack([r.touchpoint_sums for r in results])[:, queues].sum(axis=1)
+    sums = _by_hour_of_day(np.stack([r.touchpoint_sums for r in results])[:, queues].sum(axis=1))
     g = {k: sums[:, i] for k, i in F.items()}  # (rep, hour)
     window_days = scenario.horizon - scenario.warmup
-    agents = sum(weekly_agents(scenario.touchpoints[names[i]].shifts) for i in queues)
     first = int(scenario.warmup)
     weekdays = (np.arange(first, int(np.ceil(scenario.horizon)))) % 7
-    staffed = 60.0 * agents.reshape(7, HOURS)[weekdays].sum(axis=0)
+    staffed = _hourly_agent_minutes(scenario, [names[i] for i in queues])[weekdays].sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_rep = {
             "arrivals": g["arrivals"] / window_days,

@@ -1,0 +1,180 @@
+"""``cxsim-staff``: the agents each queue needs per interval of the week, found by simulation
+from an Erlang start, and the cheapest roster covering them, re-simulated and repaired.
+
+cxsim-staff experiment=erlang targets.service_level=0.8 targets.threshold_s=20 hydra.run.dir=out
+cxsim-simulate --config-dir out experiment=staffed      # the roster, simulated as is
+
+Writes into the run directory: ``requirement.csv``, ``roster.csv``, ``staffing.json``,
+``experiment/staffed.yaml`` (the scenario override) and, with ``figures=true``, PNGs of the
+required against the rostered agents, service level and abandonment against the target, and
+the cost against the service level.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from cxsim.apps.common import console_script, fail, progress_of, run_dir, user_errors
+from cxsim.fileio import atomic_write, write_json
+from cxsim.spec import SpecError, load_scenario
+from cxsim.spec.config import StaffConfig, to_typed
+from cxsim.spec.kinds import KINDS
+
+SCENARIO_APP_KEYS = ("targets.", "queues", "confidence", "max_rounds", "repair_rounds",
+                     "shift_types", "max_part_time_share", "mip_gap", "time_limit_s",
+                     "tradeoff_levels", "figures", "progress", "hydra.", "experiment")
+
+
+def _targets(cfg: StaffConfig):
+    from cxsim.workforce import Targets
+
+    t = cfg.targets
+    asa = None if t.asa_s is None else t.asa_s / 60
+    try:
+        return Targets(service_level=t.service_level, sl_threshold=t.threshold_s / 60, asa=asa,
+                       abandon_rate=t.abandon_rate, occupancy=t.occupancy)
+    except ValueError as e:  # names the target and its value
+        raise SpecError("targets", str(e).split(" ")[0], str(e)) from None
+
+
+def _shift_types(cfg: StaffConfig) -> list:
+    from cxsim.workforce import Break, ShiftType
+
+    return [ShiftType(name, "", st.length_min, st.earliest_start_min, st.latest_start_min,
+                      st.start_step_min, st.days,
+                      tuple(Break(b.length_min, b.earliest_min, b.latest_min, b.paid)
+                            for b in st.breaks),
+                      st.cost_per_hour, st.min_agents, st.max_agents, st.part_time)
+            for name, st in cfg.shift_types.items()]
+
+
+def _scenario_overrides(scenario) -> tuple[str | None, dict]:
+    """The base experiment and the scenario overrides of this run, as a nested dict, with the
+    run settings the plan was simulated with (staff.yaml's, not simulate.yaml's)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    base, body = None, OmegaConf.create({})
+    parsed = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+    for o in parsed:
+        key = o.key_or_group
+        if key == "experiment":
+            base = o.value()
+        elif not key.startswith(SCENARIO_APP_KEYS):
+            OmegaConf.update(body, key.lstrip("+"), o.value(), force_add=True)
+    for key in ("horizon", "warmup", "replications", "seed", "interval_min"):
+        body[key] = getattr(scenario, key)
+    return base, OmegaConf.to_container(body)
+
+
+def _check(cfg: StaffConfig, scenario) -> list[str]:
+    """The queues to staff, refused before any work if one is no agent queue."""
+    queues = list(cfg.queues) or [n for n, tp in scenario.touchpoints.items()
+                                  if KINDS[tp.kind].live and (tp.shifts or tp.staffing.agents)]
+    for q in queues:
+        tp = scenario.touchpoints.get(q)
+        if tp is None or not KINDS[tp.kind].assisted:
+            known = ", ".join(n for n, t in scenario.touchpoints.items()
+                              if KINDS[t.kind].assisted)
+            raise SpecError("queues", q, f"no agent queue of that name (queues: {known})")
+    if not queues:
+        raise SpecError("queues", [], "no live queue with agents to staff")
+    if not 0.5 <= cfg.confidence < 1:
+        raise SpecError("confidence", cfg.confidence, "must lie in [0.5, 1)")
+    if scenario.replications < 2:
+        raise SpecError("replications", scenario.replications,
+                        "needs at least 2 (the confidence is over replications)")
+    for i, level in enumerate(cfg.tradeoff_levels):
+        if not 0 < level <= 1:
+            raise SpecError(f"tradeoff_levels[{i}]", level, "a service level lies in (0, 1]")
+    if cfg.targets.threshold_s < 0:
+        raise SpecError("targets.threshold_s", cfg.targets.threshold_s, "must be >= 0 seconds")
+    for name, st in cfg.shift_types.items():
+        if not 0 < st.length_min <= 1440:
+            raise SpecError(f"shift_types.{name}.length_min", st.length_min,
+                            "must be in 1..1440 (a shift longer than the day)")
+    return queues
+
+
+def run(cfg: DictConfig) -> dict:
+    """Staff the composed scenario; write the plan into the Hydra run directory."""
+    from cxsim.progress import Progress
+    from cxsim.workforce import RosterRuleError
+    from cxsim.workforce.plan import (
+        override_document,
+        plan_queue,
+        requirement_rows,
+        staffing_document,
+        tradeoff,
+    )
+
+    typed: StaffConfig = to_typed(cfg)
+    with user_errors("invalid scenario: "):
+        scenario = load_scenario(cfg)
+    with user_errors("invalid staffing config: "):
+        queues = _check(typed, scenario)
+        targets = _targets(typed)
+        shift_types = _shift_types(typed)
+    out = run_dir()
+    plans = {}
+    with Progress(len(queues), "staffing", "queue", progress_of(cfg), every_s=0.0) as bar:
+        for q in queues:
+            try:
+                plans[q] = plan_queue(
+                    scenario, q, targets, shift_types, confidence=typed.confidence,
+                    max_rounds=typed.max_rounds, repair_rounds=typed.repair_rounds,
+                    max_part_time_share=typed.max_part_time_share, mip_gap=typed.mip_gap,
+                    time_limit_s=typed.time_limit_s,
+                    note=lambda msg: print(msg, flush=True) if progress_of(cfg) else None)
+            except RosterRuleError as e:
+                fail(f"queue {q}: {e}")
+            bar.update()
+    cost = min((st.cost_per_hour for st in typed.shift_types.values()), default=30.0)
+    curve = tradeoff(plans, targets, typed.tradeoff_levels, scenario.interval_min, cost)
+    doc = staffing_document(scenario, plans, targets, typed.confidence, cost, curve)
+    base, overrides = _scenario_overrides(scenario)
+    rows = requirement_rows(plans, scenario.interval_min)
+    atomic_write(out / "requirement.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
+    roster_rows = [{"group": q, **row} for q, p in plans.items() if p.roster is not None
+                   for row in p.roster.table()]
+    atomic_write(out / "roster.csv", lambda p: pd.DataFrame(
+        roster_rows, columns=["group", "shift", "shift_type", "day", "start", "end", "breaks",
+                              "agents", "paid_hours", "cost"]).to_csv(p, index=False))
+    staffed_yaml = OmegaConf.to_yaml(OmegaConf.create(override_document(base, overrides, plans)))
+    (out / "experiment").mkdir(exist_ok=True)
+    atomic_write(out / "experiment" / "staffed.yaml",
+                 lambda p: Path(p).write_text("# @package _global_\n# cxsim-staff's roster: "
+                                              "cxsim-simulate --config-dir DIR experiment=staffed"
+                                              "\n" + staffed_yaml))
+    write_json(out / "staffing.json", doc)
+    if typed.figures:
+        from cxsim.plots.staffing import plot_plan
+
+        plot_plan(plans, targets, curve, scenario.interval_min, out)
+    _print(doc, out)
+    return doc
+
+
+def _print(doc: dict, out: Path) -> None:
+    for q, d in doc["queues"].items():
+        line = (f"{q}: requirement {d['requirement_agent_hours_per_week']:.1f} agent-h/week "
+                f"(Erlang C {d['erlang_c_agent_hours_per_week']:.1f}, Erlang A "
+                f"{d['erlang_a_agent_hours_per_week']:.1f}), {len(d['intervals_not_met'])} "
+                f"intervals not met, {d['intervals_not_measured']} not measured")
+        if "roster" in d:
+            r = d["roster"]
+            line += (f"; roster {r['paid_hours_per_week']:.1f} paid h, cost "
+                     f"{r['cost_per_week']:,.0f} (gap {r['gap']:.2%}), targets met in "
+                     f"re-simulation: {r['targets_met_in_resimulation']}")
+        print(line)
+    print(f"wrote {out}")
+
+
+main = console_script("staff", run)
+
+
+if __name__ == "__main__":
+    main()

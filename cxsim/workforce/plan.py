@@ -1,0 +1,215 @@
+"""A staffing plan for a scenario: each queue's simulated requirement, the cheapest roster that
+covers it, re-simulated and repaired, and the tables and documents ``cxsim-staff`` writes.
+
+The roster (:func:`cxsim.workforce.roster.solve_roster`) covers the requirement interval by
+interval, but its shift edges and breaks change how queues carry over; so the roster is
+simulated in its turn (same seed, the scenario's shifts replaced by the roster's duty
+stretches), and wherever an interval then misses its targets the requirement there is raised
+by one and the roster solved again, ``repair_rounds`` times at most.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from cxsim.engine.staffing import agent_hours
+from cxsim.spec import Scenario, Shift, validate
+from cxsim.spec.kinds import MINUTES_PER_DAY
+from cxsim.workforce.requirements import Targets, requirement
+from cxsim.workforce.roster import Roster, solve_roster
+from cxsim.workforce.shifts import ShiftType
+from cxsim.workforce.simulated import (
+    FIGURES,
+    Measured,
+    QueueRequirement,
+    measure,
+    meets,
+    simulated_requirement,
+    staffed,
+)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass
+class QueuePlan:
+    """One queue's requirement, roster and the roster's simulated figures."""
+
+    need: QueueRequirement
+    roster: Roster | None
+    rostered: Measured | None  # the roster re-simulated
+    rostered_met: NDArray[np.bool_] | None
+    repairs: int
+
+
+def rostered(s: Scenario, queue: str, roster: Roster) -> Scenario:
+    """``s`` with ``queue`` staffed by the roster's duty stretches (breaks and midnights cut)."""
+    tps = dict(s.touchpoints)
+    shifts = [Shift(**e) for e in roster.scenario_shifts(queue)]
+    tps[queue] = dataclasses.replace(tps[queue], shifts=shifts,
+                                     staffing=dataclasses.replace(tps[queue].staffing, agents=[]))
+    return validate(dataclasses.replace(s, touchpoints=tps))
+
+
+def plan_queue(s: Scenario, queue: str, targets: Targets, shift_types: Sequence[ShiftType],
+               *, confidence: float, max_rounds: int, repair_rounds: int,
+               max_part_time_share: float | None, mip_gap: float, time_limit_s: float,
+               note: Callable[[str], None]) -> QueuePlan:
+    """Requirement by simulation, then the roster, re-simulated and repaired."""
+    need = simulated_requirement(s, queue, targets, confidence=confidence,
+                                 max_rounds=max_rounds,
+                                 on_round=lambda msg: note(f"{queue}: {msg}"))
+    types = [dataclasses.replace(t, group=queue) for t in shift_types]
+    if not types:
+        return QueuePlan(need, None, None, None, 0)
+    cover = need.agents.copy()
+    roster = result = None
+    met = None
+    repairs = -1
+    while repairs < repair_rounds:
+        repairs += 1
+        roster = solve_roster({queue: cover}, types, interval_min=s.interval_min,
+                              mip_gap=mip_gap, time_limit_s=time_limit_s,
+                              max_part_time_share=max_part_time_share)
+        result = measure(rostered(s, queue, roster), queue)
+        met = meets(result, targets, confidence) | ~need.met
+        note(f"{queue}: roster {roster.cost:,.0f} (gap {roster.gap:.2%}), "
+             f"{int((~met).sum())} intervals short in re-simulation")
+        if met.all():
+            break
+        cover = np.where(met, cover, cover + 1)
+    return QueuePlan(need, roster, result, met, repairs)
+
+
+def tradeoff(plans: dict[str, QueuePlan], targets: Targets, levels: Sequence[float],
+             interval_min: int, cost_per_hour: float) -> list[dict]:
+    """Agent-hours a week and their cost against the service-level target, by Erlang A (or
+    Erlang C without abandonment) on each queue's measured load; the simulated point is the
+    plan's own. Rows: level, model, agent_hours_per_week, cost_per_week."""
+    rows = []
+    for level in levels:
+        t = dataclasses.replace(targets, service_level=level)
+        hours = 0.0
+        for plan in plans.values():
+            m = plan.need.pilot
+            lam = np.where(m.observed, np.nan_to_num(m.arrival_rate), 0.0)
+            r = requirement(lam, m.service_rate, t, patience_rate=m.patience_rate)
+            hours += float(np.where(r.feasible, r.agents, 0).sum()) * interval_min / 60
+        rows.append({"service_level": level, "model": "erlang",
+                     "agent_hours_per_week": hours, "cost_per_week": hours * cost_per_hour})
+    return rows
+
+
+def _cell(x: float) -> float | None:
+    return None if not np.isfinite(x) else round(float(x), 6)
+
+
+def requirement_rows(plans: dict[str, QueuePlan], interval_min: int) -> list[dict]:
+    """``requirement.csv``: one row per queue and interval of the week."""
+    rows = []
+    for queue, plan in plans.items():
+        n = plan.need
+        for d in range(7):
+            for i in range(n.agents.shape[1]):
+                rows.append({
+                    "weekday": WEEKDAYS[d], "interval_start_min": i * interval_min,
+                    "group": queue, "agents": int(n.agents[d, i]),
+                    "erlang_c": int(n.erlang_c[d, i]), "erlang_a": int(n.erlang_a[d, i]),
+                    "rostered": (None if plan.roster is None
+                                 else _cell(plan.roster.coverage[0, d * n.agents.shape[1] + i])),
+                    "arrival_rate": _cell(n.pilot.arrival_rate[d, i]),
+                    "service_level": _cell(n.final.mean["service_level"][d, i]),
+                    "service_level_ci": _cell(n.final.half["service_level"][d, i]),
+                    "abandon_rate": _cell(n.final.mean["abandon_rate"][d, i]),
+                    "met": bool(n.met[d, i]), "reason": n.reason[d, i]})
+    return rows
+
+
+def staffing_document(s: Scenario, plans: dict[str, QueuePlan], targets: Targets,
+                      confidence: float, cost_per_hour: float, curve: list[dict]) -> dict:
+    """``staffing.json``: agent-hours and cost of the requirement, of Erlang C and A, of the
+    roster, and per interval the targets met with their figures and CIs."""
+    width = s.interval_min
+    week_hours = 7 * MINUTES_PER_DAY / 60
+
+    def hours(a: NDArray, where: NDArray) -> float:
+        return float(np.clip(a, 0, None)[where].sum()) * width / 60
+
+    doc: dict = {"interval_min": width, "confidence": confidence,
+                 "targets": dataclasses.asdict(targets), "queues": {}, "tradeoff": curve}
+    for queue, p in plans.items():
+        n = p.need
+        seen = n.pilot.observed  # the totals compare the measured intervals only
+        q: dict = {
+            "rounds": n.rounds,
+            "requirement_agent_hours_per_week": hours(n.agents, seen),
+            "erlang_c_agent_hours_per_week": hours(n.erlang_c, seen),
+            "erlang_a_agent_hours_per_week": hours(n.erlang_a, seen),
+            "requirement_cost_per_week": hours(n.agents, seen) * cost_per_hour,
+            "kept_agent_hours_per_week": hours(n.agents, ~seen),  # unmeasured: as scenario
+            "patience_rate_per_min": n.pilot.patience_rate,
+            "service_rate_per_min": n.pilot.service_rate,
+            "intervals_met": int((n.met & n.pilot.observed).sum()),
+            "intervals_not_measured": int((~n.pilot.observed).sum()),
+            "intervals_not_met": [
+                {"weekday": WEEKDAYS[d], "interval_start_min": int(i * width),
+                 "reason": n.reason[d, i]} for d, i in zip(*np.nonzero(~n.met), strict=True)
+                if n.pilot.observed[d, i]],
+            "by_interval": {k: [_cell(v) for v in n.final.mean[k].ravel()] for k in FIGURES}
+            | {f"{k}_ci": [_cell(v) for v in n.final.half[k].ravel()] for k in FIGURES}
+            | {"agents": n.agents.ravel().tolist(), "met": n.met.ravel().tolist()},
+            "one_less": {k: [_cell(v) for v in n.one_less[k].ravel()] for k in n.one_less}
+            | {f"{k}_ci": [_cell(v) for v in n.one_less_half[k].ravel()]
+               for k in n.one_less_half},
+        }
+        if p.roster is not None:
+            r = p.roster
+            q["roster"] = {
+                "cost_per_week": r.cost, "bound": r.bound, "lp_bound": r.lp_bound,
+                "gap": r.gap, "status": r.status, "seconds": r.seconds, "repairs": p.repairs,
+                "paid_hours_per_week": float(sum(x.agents * x.paid_hours for x in r.shifts)),
+                "targets_met_in_resimulation": bool(p.rostered_met.all()),
+                "intervals_short": int((~p.rostered_met).sum()),
+                "service_level": [_cell(v) for v in p.rostered.mean["service_level"].ravel()],
+                "service_level_ci": [_cell(v)
+                                     for v in p.rostered.half["service_level"].ravel()],
+                "abandon_rate": [_cell(v) for v in p.rostered.mean["abandon_rate"].ravel()],
+            }
+        doc["queues"][queue] = q
+    doc["scenario_agent_hours_over_horizon"] = agent_hours(s)
+    doc["hours_per_week"] = week_hours
+    return doc
+
+
+def override_document(base_experiment: str | None, overrides: dict,
+                      plans: dict[str, QueuePlan]) -> dict:
+    """The scenario override (an ``experiment`` config) staffing each queue by its roster
+    (or, without shift types, by the requirement as an interval table)."""
+    tps: dict = {}
+    for queue, p in plans.items():
+        if p.roster is not None:
+            tps[queue] = {"shifts": p.roster.scenario_shifts(queue),
+                          "staffing": {"agents": []}}
+        else:
+            width = int(MINUTES_PER_DAY) // p.need.agents.shape[1]
+            tps[queue] = {"shifts": [], "staffing": {"interval_min": width,
+                                                     "agents": p.need.agents.tolist()}}
+    body = _merge(overrides, {"touchpoints": tps})
+    defaults = ([base_experiment] if base_experiment else []) + ["_self_"]
+    return {"defaults": defaults, **body}
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+__all__ = ["QueuePlan", "override_document", "plan_queue", "requirement_rows", "rostered",
+           "staffing_document", "staffed", "tradeoff"]

@@ -26,7 +26,7 @@ def test_a_half_hour_shift_is_staffed_to_the_minute_not_widened():
     expected = np.zeros(7 * 1440, int)
     expected[450:510] = 3
     np.testing.assert_array_equal(week, expected)
-    assert duty_intervals(week, 1440.0)[0] == (450.0, 510.0)
+    assert duty_intervals(week, 1440.0)[0] == (450.0, 510.0, 1)  # (start, stop, agent)
     s = compose_scenario([*ERLANG, "horizon=1",
                           "touchpoints.phone.shifts=[{start_hour:7.5,end_hour:8.5,agents:3}]"])
     assert agent_hours(s) == 3.0

@@ -63,7 +63,7 @@ def _finish(out: Path, gates: list, doc: dict) -> int:
 def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     from cxsim.calibrate import check, store
     from cxsim.calibrate.micro.fit import FitSettings, sample, summarise
-    from cxsim.data import load_observed
+    from cxsim.data import check_fittable, load_observed
     from cxsim.data.synthetic import example_path
 
     typed = to_typed(cfg)
@@ -83,6 +83,7 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
         gate.note += " - if the model change is deliberate, run with update_baseline=true"
         return _finish(out, [gate], doc)
     data = load_observed(directory)  # bad data stop here (exit 2)
+    check_fittable(data)
     doc["data_hash"] = store.data_hash(store.csv_files(directory))
     print(f"cxsim-check: fitting {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "

@@ -48,13 +48,14 @@ def _save(tree, out: Path, cfg: DictConfig, model: str, summary: dict) -> None:
 def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     from cxsim.calibrate import store
     from cxsim.calibrate.micro.fit import FitSettings, fit_micro
-    from cxsim.data import load_observed
+    from cxsim.data import check_fittable, load_observed
     from cxsim.data.synthetic import example_path
     from cxsim.plots import calibrate as plots
 
     settings = FitSettings.from_config(to_typed(cfg), progress)
     directory = Path(cfg.data.dir) if cfg.data.dir else example_path()
     data = load_observed(directory)  # bad data stop here, before any sampling
+    check_fittable(data)
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes, {int(data.surveys['answered'].sum())} answers)")
     tree, summary = fit_micro(data, settings)

@@ -16,6 +16,7 @@ directory).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import bars_of, console_script, fail, progress_of, run_dir, user_errors
+from cxsim.apps.common import (
+    bars_of,
+    console_script,
+    data_dir,
+    fail,
+    progress_of,
+    run_dir,
+    user_errors,
+)
 from cxsim.fileio import atomic_write_text, write_json
 from cxsim.spec.config import to_typed
 
@@ -31,6 +40,10 @@ GATE_FAILED = 1
 
 
 def _read_baseline(path: Path) -> dict:
+    if path.is_dir():
+        fail(f"baseline = {path}: is a directory, not a baseline file")
+    if path.exists() and not path.is_file():
+        fail(f"baseline = {path}: not a regular file")
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
@@ -40,6 +53,13 @@ def _read_baseline(path: Path) -> dict:
     if not isinstance(doc, dict) or doc.get("kind") != "cxsim-check baseline" \
             or not isinstance(doc.get("items"), dict):
         fail(f"baseline = {path}: not a cxsim-check baseline (no kind/items)")
+    for name, item in doc["items"].items():  # the drift gates divide by sd: checked now
+        for key in ("mean", "sd", "hdi_low", "hdi_high"):
+            value = item.get(key) if isinstance(item, dict) else None
+            if not isinstance(value, int | float) or isinstance(value, bool) \
+                    or not math.isfinite(value) or (key == "sd" and value <= 0):
+                fail(f"baseline = {path}: items.{name}.{key} = {value!r}: must be a finite "
+                     f"number{' > 0' if key == 'sd' else ''}")
     return doc
 
 
@@ -70,7 +90,7 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     settings = FitSettings.from_config(typed, progress)
     if cfg.update_baseline and not cfg.baseline:
         fail("update_baseline=true needs baseline=FILE (where to write it)")
-    directory = Path(cfg.data.dir) if cfg.data.dir else example_path()
+    directory = data_dir(cfg.data.dir, example_path(), "check")
     baseline_path = Path(cfg.baseline) if cfg.baseline else None
     baseline = (_read_baseline(baseline_path)
                 if baseline_path is not None and not cfg.update_baseline else None)
@@ -83,7 +103,7 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
         gate.note += " - if the model change is deliberate, run with update_baseline=true"
         return _finish(out, [gate], doc)
     data = load_observed(directory)  # bad data stop here (exit 2)
-    check_fittable(data)
+    check_fittable(data, settings.anchor_segment)
     doc["data_hash"] = store.data_hash(store.csv_files(directory))
     print(f"cxsim-check: fitting {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "

@@ -42,6 +42,7 @@ from cxsim.data.schemas import (
 )
 from cxsim.fileio import atomic_write_text
 from cxsim.metrics import KPIS
+from cxsim.spec import SpecError
 from cxsim.spec.kinds import (
     EPISODE_OUTCOMES,
     MINUTES_PER_MONTH,
@@ -172,10 +173,15 @@ def load_observed(directory: str | os.PathLike) -> ObservedData:
     return ObservedData(episodes, surveys, customers, _read_truth(path), path)
 
 
-def check_fittable(data: ObservedData) -> None:
+def check_fittable(data: ObservedData, anchor: str | None = None) -> None:
     """Raise a :class:`DataError` unless ``data`` has what the micro-data model learns from:
     episodes, and answered surveys of both kinds (the effort and satisfaction answers after
-    episodes, the periodic NPS). Valid files can still hold nothing to fit."""
+    episodes, the periodic NPS). Valid files can still hold nothing to fit. An ``anchor``
+    segment (``anchor.segment``) must be one of the data's (:class:`SpecError` otherwise)."""
+    segments = sorted(data.customers["segment"].unique().tolist())
+    if anchor is not None and anchor not in segments:
+        raise SpecError("anchor.segment", anchor, f"not a segment of {CUSTOMERS} (one of "
+                        f"{', '.join(segments)})")
     if data.episodes.empty:
         raise DataError(EPISODES, "no episodes: the file has a header but no rows; the "
                         "behaviour model learns from episodes")

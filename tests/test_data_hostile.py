@@ -27,6 +27,7 @@ from cxsim.data import (
     check_fittable,
     load_cohorts,
     load_observed,
+    with_row_ids,
     write_observed,
 )
 from cxsim.data.synthetic import example_path
@@ -266,8 +267,9 @@ def test_hostile_cohort_file_is_refused(tmp_path: Path, name: str, row: int | No
 
 
 def test_ids_are_labels_a_fit_sees_the_same_arrays_whatever_the_ids(tmp_path: Path) -> None:
-    """Customer ids of 10**15 and up (a 7-PiB allocation once) prepare the same model arrays
-    as 0, 1, ...: the model indexes customers by row, never by id."""
+    """Customer ids of 10**15 and up (a 7-PiB allocation once) prepare, as the apps hand them
+    to the model (``with_row_ids``), the same model arrays as 0, 1, ...: the model indexes
+    customers by row, never by id."""
     data = load_observed(example_path())
     shifted = data.customers.assign(customer_id=data.customers["customer_id"] * 7 + 10**15)
     new_id = dict(zip(data.customers["customer_id"], shifted["customer_id"], strict=True))
@@ -275,7 +277,7 @@ def test_ids_are_labels_a_fit_sees_the_same_arrays_whatever_the_ids(tmp_path: Pa
         data.episodes.assign(customer_id=data.episodes["customer_id"].map(new_id)),
         data.surveys.assign(customer_id=data.surveys["customer_id"].map(new_id)),
         shifted, data.truth, data.path), tmp_path / "moved")
-    a, b = prepare(data), prepare(load_observed(moved))
+    a, b = prepare(data), prepare(with_row_ids(load_observed(moved)))
     for name, value in vars(a).items():
         if isinstance(value, np.ndarray):
             np.testing.assert_array_equal(value, getattr(b, name), err_msg=name)

@@ -31,9 +31,10 @@ from cxsim.apps.common import (
     fail,
     progress_of,
     run_dir,
+    start,
     user_errors,
 )
-from cxsim.fileio import atomic_write_text, write_json
+from cxsim.fileio import atomic_write_text, finish_run, write_json
 from cxsim.spec.config import to_typed
 
 GATE_FAILED = 1
@@ -83,7 +84,7 @@ def _finish(out: Path, gates: list, doc: dict) -> int:
 def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     from cxsim.calibrate import check, store
     from cxsim.calibrate.micro.fit import FitSettings, sample, summarise
-    from cxsim.data import check_fittable, load_observed
+    from cxsim.data import check_fittable, load_observed, with_row_ids
     from cxsim.data.synthetic import example_path
 
     typed = to_typed(cfg)
@@ -101,13 +102,16 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     gate = check.hash_gate(mhash, baseline)
     if gate.passed is False:  # nothing else is comparable: refuse before sampling
         gate.note += " - if the model change is deliberate, run with update_baseline=true"
+        start(out, ("report.json", "report.txt", "summary.json"))
         return _finish(out, [gate], doc)
     data = load_observed(directory)  # bad data stop here (exit 2)
     check_fittable(data, settings.anchor_segment)
+    data = with_row_ids(data)  # the model indexes customers by row
     doc["data_hash"] = store.data_hash(store.csv_files(directory))
     print(f"cxsim-check: fitting {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "
           f"{settings.draws} draws")
+    start(out, ("report.json", "report.txt", "summary.json"))
     tree, prep, anchor = sample(data, settings)
     summary = summarise(tree, data, prep, anchor, settings)
     summary["data_hash"] = doc["data_hash"]
@@ -166,6 +170,7 @@ def run_sbc(cfg: DictConfig, out: Path, progress: bool) -> int:
         if old.get("key") != s.key():
             fail(f"{out} holds an SBC run of other settings ({manifest}): choose another "
                  "hydra.run.dir, or the same settings to resume it")
+    start(out, ("sbc.json", "sbc_*.png"))  # the finished simulations stay: they resume
     write_json(manifest, {"key": s.key(), "settings": asdict(s)})
     t0 = time.perf_counter()
     results = run_sbc(s, out, progress)
@@ -203,6 +208,7 @@ def run(cfg: DictConfig) -> int:
 
 def task(cfg: DictConfig) -> None:
     code = run(cfg)
+    finish_run(run_dir())  # last, gates passed or not: the run itself finished
     if code:
         raise SystemExit(code)
 

@@ -24,10 +24,13 @@ from cxsim.apps.common import (
     data_dir,
     fail,
     run_dir,
+    start,
     user_errors,
 )
-from cxsim.fileio import write_json
+from cxsim.fileio import finish_run, write_json
 from cxsim.spec.config import to_typed
+
+OUTPUTS = ("summary.json", "posterior.nc", "*.png")  # what a fit (re)writes
 
 
 def _loud(summary: dict) -> None:
@@ -56,7 +59,7 @@ def _save(tree, out: Path, cfg: DictConfig, model: str, summary: dict) -> None:
 def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     from cxsim.calibrate import store
     from cxsim.calibrate.micro.fit import FitSettings, fit_micro
-    from cxsim.data import check_fittable, load_observed
+    from cxsim.data import check_fittable, load_observed, with_row_ids
     from cxsim.data.synthetic import example_path
     from cxsim.plots import calibrate as plots
 
@@ -64,6 +67,8 @@ def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     directory = data_dir(cfg.data.dir, example_path(), "fit")
     data = load_observed(directory)  # bad data stop here, before any sampling
     check_fittable(data, settings.anchor_segment)
+    data = with_row_ids(data)  # the model indexes customers by row
+    start(out, OUTPUTS)
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes, {int(data.surveys['answered'].sum())} answers)")
     tree, summary = fit_micro(data, settings)
@@ -88,6 +93,7 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
     path = bundled_or(cfg.data.path, "data.path", FADER_HARDIE_2007, "fader_hardie_2007",
                       "fit")
     frame = load_cohorts(path)
+    start(out, OUTPUTS)
     tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains, cfg.sampler.seed,
                             tune=cfg.sampler.tune, progressbar=progress)
     summary = summarize(frame, tree, int(cfg.forecast_periods),
@@ -111,6 +117,7 @@ def run(cfg: DictConfig) -> dict:
     with user_errors():
         summary = (run_micro if cfg.model == "micro" else run_cohort)(cfg, out,
                                                                       bars_of(cfg))
+    finish_run(out)  # last: only now does the run look finished
     _loud(summary)
     print(f"  written to {out / 'summary.json'}")
     return summary

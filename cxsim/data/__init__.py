@@ -12,9 +12,10 @@ from cxsim.data.load import (
     check_fittable,
     load_observed,
     observed_metrics,
+    with_row_ids,
     write_observed,
 )
 
 __all__ = ["FADER_HARDIE_2007", "DataError", "ObservedData", "check_fittable",
            "cohorts_from_customers", "load_cohorts", "load_observed", "observed_metrics",
-           "write_observed"]
+           "with_row_ids", "write_observed"]

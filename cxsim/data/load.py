@@ -10,6 +10,7 @@ floats bit for bit, each file atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -52,7 +53,7 @@ from cxsim.spec.kinds import (
 )
 
 __all__ = ["DataError", "ObservedData", "check_fittable", "load_observed", "observed_metrics",
-           "write_observed"]
+           "with_row_ids", "write_observed"]
 
 
 
@@ -191,6 +192,22 @@ def check_fittable(data: ObservedData, anchor: str | None = None) -> None:
             sent = int((data.surveys["kind"] == kind).sum())
             raise DataError(SURVEYS, f"no answered {kind} survey ({sent} sent, none "
                             "answered): nothing to fit the answers to", column="answered")
+
+
+def with_row_ids(data: ObservedData) -> ObservedData:
+    """``data`` with each customer id replaced by its row in customers.csv, for the model,
+    whose arrays index by customer: a user's ids are labels (10**15, or 7, 3, 12), which
+    must not size an array. Ids that already are 0, 1, ... in file order stay as they are."""
+    ids = data.customers["customer_id"].to_numpy()
+    if np.array_equal(ids, np.arange(ids.size)):
+        return data
+    index = pd.Index(ids)
+
+    def remap(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(customer_id=index.get_indexer(frame["customer_id"].to_numpy()))
+
+    return dataclasses.replace(data, customers=remap(data.customers),
+                               episodes=remap(data.episodes), surveys=remap(data.surveys))
 
 
 def _jsonable(obj: object) -> object:

@@ -18,7 +18,6 @@ check) into counts: sufficient statistics.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,29 +120,12 @@ def _queries(cust: np.ndarray, times: np.ndarray, ep_cust: np.ndarray, ep_end: n
     return Queries(cust, segment_of[cust], last, pair_query, pair_episode)
 
 
-def positional(data: ObservedData) -> ObservedData:
-    """``data`` with each customer id replaced by its row in customers.csv: the arrays below
-    index by customer, so ids are made dense (a user's ids are labels: 10**15 or 7, 3, 12).
-    Ids that already are 0, 1, ... in file order are left as they are."""
-    ids = data.customers["customer_id"].to_numpy()
-    if np.array_equal(ids, np.arange(ids.size)):
-        return data
-    index = pd.Index(ids)
-
-    def remap(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame.assign(customer_id=index.get_indexer(frame["customer_id"].to_numpy()))
-
-    return dataclasses.replace(data, customers=remap(data.customers),
-                               episodes=remap(data.episodes), surveys=remap(data.surveys))
-
-
 def episode_index(data: ObservedData) -> tuple[list[str], np.ndarray, pd.DataFrame,
                                                 np.ndarray, np.ndarray]:
     """The one order of episodes every array follows (the model's, the population queries',
     the forecast's): segments (sorted), each customer id's segment index, the episodes that
     reached an end sorted by customer then end time, and each customer's block in them
     (first, count)."""
-    data = positional(data)
     cu, ep = data.customers, data.episodes
     segments = sorted(cu["segment"].unique().tolist())
     seg_index = {g: i for i, g in enumerate(segments)}
@@ -158,7 +140,6 @@ def episode_index(data: ObservedData) -> tuple[list[str], np.ndarray, pd.DataFra
 def prepare(data: ObservedData, churn_period_days: float = 30.0,
             fatigue_days: float = 30.0) -> Prepared:
     """Build the model arrays from ``data`` (validated by :func:`cxsim.data.load_observed`)."""
-    data = positional(data)
     cu, ep, sv = data.customers, data.episodes, data.surveys
     segments, segment_of, done, first, count = episode_index(data)
     ep_cust = done["customer_id"].to_numpy()
@@ -276,7 +257,6 @@ def _figure(x: float) -> float | None:
 def population_queries(data: ObservedData, prep_times: np.ndarray) -> tuple[Queries, np.ndarray]:
     """Every customer active at each periodic survey round (what *everyone* would answer),
     with the round of each query: the population NPS of the engine's definition."""
-    data = positional(data)
     cu = data.customers
     _, segment_of, done, first, count = episode_index(data)
     ep_cust = done["customer_id"].to_numpy()

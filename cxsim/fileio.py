@@ -1,10 +1,15 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of one, and an
-interrupted run leaves no half-written result."""
+interrupted run leaves no half-written result. Run directories: one writer at a time (a lock
+the kernel releases when its process dies), and only a finished run looks finished (a marker
+with the hash of every result, written last)."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -49,3 +54,85 @@ def atomic_write_text(path: Path, text: str) -> None:
 def write_json(path: Path, doc: dict) -> None:
     """Write ``doc`` as indented JSON (NaN refused: use None), atomically."""
     atomic_write_text(path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+
+
+# -- run directories: one writer at a time, and only a finished run looks finished ---------
+
+FINISHED = ".finished.json"  # written last, with the hash of every result file
+LOCK = ".lock"
+_locks: dict[Path, int] = {}  # run directory -> its open, locked file (held until exit)
+
+
+class RunDirBusy(RuntimeError):
+    """Another live process holds the run directory."""
+
+
+def lock_run(directory: Path) -> None:
+    """Hold ``directory``'s lock for the rest of this process (the kernel drops it when the
+    process dies, even by kill -9); raise :class:`RunDirBusy` if another process holds it."""
+    directory = Path(directory).resolve()
+    if directory in _locks:
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise RunDirBusy(f"run directory {directory} is in use by another run (pid {holder}): "
+                         "wait for it, or choose another hydra.run.dir") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    _locks[directory] = fd
+
+
+def _results(directory: Path) -> list[Path]:
+    """The result files of a run: regular files, not hidden, not logs, not Hydra's."""
+    return sorted(p for p in directory.rglob("*") if p.is_file()
+                  and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+                  and p.suffix != ".log")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def begin_run(directory: Path, stale: tuple[str, ...] = ()) -> None:
+    """Start a run in ``directory``: lock it, drop the finished marker (a run that dies now
+    must not look finished), remove what an earlier run wrote that this one rewrites (glob
+    patterns ``stale``) and the hidden ``.NAME.*.tmp`` files of killed atomic writes."""
+    directory = Path(directory)
+    lock_run(directory)
+    (directory / FINISHED).unlink(missing_ok=True)
+    for pattern in stale:
+        for path in directory.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    for tmp in directory.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def finish_run(directory: Path) -> None:
+    """Mark ``directory`` finished: the hash of every result file, written last."""
+    directory = Path(directory)
+    files = {str(p.relative_to(directory)): _sha256(p) for p in _results(directory)}
+    write_json(directory / FINISHED, {"files": files})
+
+
+def finished_run(directory: Path) -> dict[str, str] | None:
+    """The result files (name -> sha256) of a finished run in ``directory``, or None if it
+    did not finish or a file has changed since (edited, truncated, removed)."""
+    directory = Path(directory)
+    try:
+        files = json.loads((directory / FINISHED).read_text())["files"]
+        same = all(_sha256(directory / name) == digest for name, digest in files.items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return files if same else None

@@ -280,7 +280,7 @@ def test_bad_file_without_cells(tmp_path, content, reason):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match="file not found"):
         load_cohorts(tmp_path / "nope.csv")
 
 

@@ -20,7 +20,7 @@ from cxsim.data import DataError, ObservedData, load_observed, observed_metrics,
 from cxsim.data.schemas import FIELDS, customers_schema, episodes_schema, surveys_schema
 
 NA = pd.NA
-TRICKY = [0.1 + 0.2, 1 / 3, 1e-300, 1.2345678901234567e15, 2.0**-1074]
+TRICKY = [0.1 + 0.2, 1 / 3, 1e-300, 12345.678901234567, 2.0**-1074]
 
 
 def _typed(file: str, rows: list[tuple]) -> pd.DataFrame:

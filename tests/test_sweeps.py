@@ -29,6 +29,7 @@ from hydra import compose, initialize_config_dir
 from sweeping import CONTAINMENT, SMALL, multirun
 
 from cxsim.apps.common import job_seed
+from cxsim.fileio import FINISHED
 from cxsim.results import load_sweep, to_xarray
 from cxsim.spec import config_dir
 
@@ -98,7 +99,7 @@ def test_killed_sweep_resumes(tmp_path: Path) -> None:
             cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 300
-        while not list(sweep.glob("*/metrics.json")):
+        while not list(sweep.glob(f"*/{FINISHED}")):
             assert proc.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "no job finished in time"
             time.sleep(0.02)
@@ -110,10 +111,12 @@ def test_killed_sweep_resumes(tmp_path: Path) -> None:
         except ProcessLookupError:
             break
         time.sleep(0.05)
-    done_before = {int(p.parent.name): p.stat() for p in sweep.glob("*/metrics.json")}
+    # finished: the marker holding the hash of metrics.json, written last
+    done_before = {int(p.parent.name): (p.parent / "metrics.json").stat()
+                   for p in sweep.glob(f"*/{FINISHED}")}
     assert 1 <= len(done_before) < 6, sorted(done_before)
     partial = load_sweep(sweep)  # jobs that never started have no directory yet
-    assert set(partial.loc[partial["complete"], "job"]) == set(done_before)
+    assert set(partial.loc[partial["complete"], "job"]) >= set(done_before)
 
     rerun = multirun(args, sweep, tmp_path)
     skipped = {int(n) for n in re.findall(r"skipping job (\d+): already complete", rerun.stdout)}

@@ -16,6 +16,7 @@ directory).
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -23,14 +24,27 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import bars_of, console_script, fail, progress_of, run_dir, user_errors
-from cxsim.fileio import atomic_write_text, write_json
+from cxsim.apps.common import (
+    bars_of,
+    console_script,
+    data_dir,
+    fail,
+    progress_of,
+    run_dir,
+    start,
+    user_errors,
+)
+from cxsim.fileio import atomic_write_text, finish_run, write_json
 from cxsim.spec.config import to_typed
 
 GATE_FAILED = 1
 
 
 def _read_baseline(path: Path) -> dict:
+    if path.is_dir():
+        fail(f"baseline = {path}: is a directory, not a baseline file")
+    if path.exists() and not path.is_file():
+        fail(f"baseline = {path}: not a regular file")
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
@@ -40,6 +54,13 @@ def _read_baseline(path: Path) -> dict:
     if not isinstance(doc, dict) or doc.get("kind") != "cxsim-check baseline" \
             or not isinstance(doc.get("items"), dict):
         fail(f"baseline = {path}: not a cxsim-check baseline (no kind/items)")
+    for name, item in doc["items"].items():  # the drift gates divide by sd: checked now
+        for key in ("mean", "sd", "hdi_low", "hdi_high"):
+            value = item.get(key) if isinstance(item, dict) else None
+            if not isinstance(value, int | float) or isinstance(value, bool) \
+                    or not math.isfinite(value) or (key == "sd" and value <= 0):
+                fail(f"baseline = {path}: items.{name}.{key} = {value!r}: must be a finite "
+                     f"number{' > 0' if key == 'sd' else ''}")
     return doc
 
 
@@ -63,14 +84,14 @@ def _finish(out: Path, gates: list, doc: dict) -> int:
 def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     from cxsim.calibrate import check, store
     from cxsim.calibrate.micro.fit import FitSettings, sample, summarise
-    from cxsim.data import load_observed
+    from cxsim.data import check_fittable, load_observed, with_row_ids
     from cxsim.data.synthetic import example_path
 
     typed = to_typed(cfg)
     settings = FitSettings.from_config(typed, progress)
     if cfg.update_baseline and not cfg.baseline:
         fail("update_baseline=true needs baseline=FILE (where to write it)")
-    directory = Path(cfg.data.dir) if cfg.data.dir else example_path()
+    directory = data_dir(cfg.data.dir, example_path(), "check")
     baseline_path = Path(cfg.baseline) if cfg.baseline else None
     baseline = (_read_baseline(baseline_path)
                 if baseline_path is not None and not cfg.update_baseline else None)
@@ -81,12 +102,16 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     gate = check.hash_gate(mhash, baseline)
     if gate.passed is False:  # nothing else is comparable: refuse before sampling
         gate.note += " - if the model change is deliberate, run with update_baseline=true"
+        start(out, ("report.json", "report.txt", "summary.json"))
         return _finish(out, [gate], doc)
     data = load_observed(directory)  # bad data stop here (exit 2)
+    check_fittable(data, settings.anchor_segment)
+    data = with_row_ids(data)  # the model indexes customers by row
     doc["data_hash"] = store.data_hash(store.csv_files(directory))
     print(f"cxsim-check: fitting {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "
           f"{settings.draws} draws")
+    start(out, ("report.json", "report.txt", "summary.json"))
     tree, prep, anchor = sample(data, settings)
     summary = summarise(tree, data, prep, anchor, settings)
     summary["data_hash"] = doc["data_hash"]
@@ -145,6 +170,7 @@ def run_sbc(cfg: DictConfig, out: Path, progress: bool) -> int:
         if old.get("key") != s.key():
             fail(f"{out} holds an SBC run of other settings ({manifest}): choose another "
                  "hydra.run.dir, or the same settings to resume it")
+    start(out, ("sbc.json", "sbc_*.png"))  # the finished simulations stay: they resume
     write_json(manifest, {"key": s.key(), "settings": asdict(s)})
     t0 = time.perf_counter()
     results = run_sbc(s, out, progress)
@@ -182,6 +208,7 @@ def run(cfg: DictConfig) -> int:
 
 def task(cfg: DictConfig) -> None:
     code = run(cfg)
+    finish_run(run_dir())  # last, gates passed or not: the run itself finished
     if code:
         raise SystemExit(code)
 

@@ -16,11 +16,12 @@ import pandas as pd
 from omegaconf import DictConfig
 
 from cxsim.data import DataError
-from cxsim.fileio import atomic_write
+from cxsim.fileio import RunDirBusy, atomic_write, begin_run, lock_run
 from cxsim.spec import SpecError, config_dir
 from cxsim.spec.config import to_typed
 
 __all__ = ["bars_of", "console_script", "fail", "job_seed", "progress_of", "run_dir",
+           "bundled_or", "data_dir", "start", "with_lock",
            "task_started",
            "user_errors", "write_parquet"]
 
@@ -76,6 +77,44 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any]) -> Calla
             raise
 
     return main
+
+
+def bundled_or(given: str | None, key: str, bundled: Path, name: str, app: str) -> Path:
+    """The data file or directory ``given`` as ``key``, or ``bundled`` when asked for by
+    ``name`` or not given at all - and then the run says so. An empty value is refused:
+    a user who typed ``key=`` meant their data, never the bundled example."""
+    if given is not None and not str(given).strip():
+        fail(f"{key} = {given!r}: empty; give a path, or {key}={name} for the bundled data")
+    if given is None or given == name:
+        print(f"cxsim-{app}: fitting the BUNDLED {name} data ({bundled}), not yours: "
+              f"{'not given' if given is None else 'asked for'} as {key}", file=sys.stderr)
+        return bundled
+    return Path(given)
+
+
+def data_dir(given: str | None, example: Path, app: str) -> Path:
+    """``data.dir`` of the micro model (:func:`bundled_or`; ``example`` names the bundled
+    example)."""
+    return bundled_or(given, "data.dir", example, "example", app)
+
+
+def start(out: Path, stale: tuple[str, ...] = ()) -> None:
+    """Begin the work in run directory ``out`` (:func:`cxsim.fileio.begin_run`: locked,
+    no longer marked finished, this app's old results and stale temporary files removed);
+    another live run there is a user error."""
+    try:
+        begin_run(out, stale)
+    except RunDirBusy as e:
+        fail(str(e))
+
+
+def with_lock(out: Path) -> None:
+    """Lock run directory ``out`` for this process (:func:`cxsim.fileio.lock_run`) before
+    reading what an earlier run left there; another live run there is a user error."""
+    try:
+        lock_run(out)
+    except RunDirBusy as e:
+        fail(str(e))
 
 
 def progress_of(cfg: Any) -> bool:

@@ -17,9 +17,20 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import bars_of, console_script, fail, run_dir, user_errors
-from cxsim.fileio import write_json
+from cxsim.apps.common import (
+    bars_of,
+    bundled_or,
+    console_script,
+    data_dir,
+    fail,
+    run_dir,
+    start,
+    user_errors,
+)
+from cxsim.fileio import finish_run, write_json
 from cxsim.spec.config import to_typed
+
+OUTPUTS = ("summary.json", "posterior.nc", "*.png")  # what a fit (re)writes
 
 
 def _loud(summary: dict) -> None:
@@ -48,13 +59,16 @@ def _save(tree, out: Path, cfg: DictConfig, model: str, summary: dict) -> None:
 def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     from cxsim.calibrate import store
     from cxsim.calibrate.micro.fit import FitSettings, fit_micro
-    from cxsim.data import load_observed
+    from cxsim.data import check_fittable, load_observed, with_row_ids
     from cxsim.data.synthetic import example_path
     from cxsim.plots import calibrate as plots
 
     settings = FitSettings.from_config(to_typed(cfg), progress)
-    directory = Path(cfg.data.dir) if cfg.data.dir else example_path()
+    directory = data_dir(cfg.data.dir, example_path(), "fit")
     data = load_observed(directory)  # bad data stop here, before any sampling
+    check_fittable(data, settings.anchor_segment)
+    data = with_row_ids(data)  # the model indexes customers by row
+    start(out, OUTPUTS)
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes, {int(data.surveys['answered'].sum())} answers)")
     tree, summary = fit_micro(data, settings)
@@ -76,8 +90,10 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
     from cxsim.calibrate.cohort.model import sample_posterior, summarize
     from cxsim.data import FADER_HARDIE_2007, load_cohorts
 
-    path = Path(cfg.data.path) if cfg.data.path else FADER_HARDIE_2007
+    path = bundled_or(cfg.data.path, "data.path", FADER_HARDIE_2007, "fader_hardie_2007",
+                      "fit")
     frame = load_cohorts(path)
+    start(out, OUTPUTS)
     tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains, cfg.sampler.seed,
                             tune=cfg.sampler.tune, progressbar=progress)
     summary = summarize(frame, tree, int(cfg.forecast_periods),
@@ -92,12 +108,16 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
 
 
 def run(cfg: DictConfig) -> dict:
-    if cfg.model not in ("micro", "cohort"):
-        fail(f"model = {cfg.model!r}: must be micro or cohort")
+    other = "path" if cfg.model == "micro" else "dir"  # the other model's data key
+    if cfg.data[other] is not None:
+        fail(f"data.{other} = {cfg.data[other]!r}: the {cfg.model} model reads data."
+             f"{'dir' if other == 'path' else 'path'} (data.{other} is the "
+             f"{'cohort' if other == 'path' else 'micro'} model's)")
     out = run_dir()
     with user_errors():
         summary = (run_micro if cfg.model == "micro" else run_cohort)(cfg, out,
                                                                       bars_of(cfg))
+    finish_run(out)  # last: only now does the run look finished
     _loud(summary)
     print(f"  written to {out / 'summary.json'}")
     return summary

@@ -28,14 +28,17 @@ from cxsim.apps.common import (
     job_seed,
     progress_of,
     run_dir,
+    start,
     user_errors,
+    with_lock,
     write_parquet,
 )
-from cxsim.fileio import write_json
+from cxsim.fileio import finish_run, finished_run, write_json
 from cxsim.spec import load_scenario
 
 # Config keys that change neither the numbers nor the files a job writes.
 UNHASHED = ("progress", "resume")
+OUTPUTS = ("metrics.json", "episodes.parquet", "observed")  # what a run (re)writes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +75,11 @@ def this_job(cfg: DictConfig) -> Job:
 
 
 def finished(path: Path, job: Job) -> dict | None:
-    """The metrics in ``path`` if a previous run of this very job wrote them, else None."""
+    """The metrics in ``path`` if a previous run of this very job wrote them and finished
+    (its directory's finished marker holds their hash: a hand-edited, truncated or
+    half-done file is not trusted), else None."""
+    if path.name not in (finished_run(path.parent) or {}):
+        return None
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -96,10 +103,11 @@ def run(cfg: DictConfig) -> dict:
     job = this_job(cfg)
     out = run_dir()
     if job.num is not None:
+        with_lock(out)
         if cfg.resume and (done := finished(out / "metrics.json", job)) is not None:
             print(f"skipping job {job.num}: already complete", flush=True)
             return done
-        (out / "metrics.json").unlink(missing_ok=True)  # never leave a stale result behind
+    start(out, OUTPUTS)  # never leave a stale result behind
     scenario = dataclasses.replace(scenario, seed=job.seed)
     export = bool(cfg.export_observed)
     result = simulate(scenario, keep_rows=bool(cfg.experience_log) or export,
@@ -134,6 +142,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.experience_log:
         write_parquet(out / "episodes.parquet", result.episodes)
     write_json(out / "metrics.json", metrics)
+    finish_run(out)  # last: only now does the job look finished
     print_metrics(metrics, out)
     return metrics
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import console_script, fail, progress_of, run_dir, user_errors
-from cxsim.fileio import atomic_write, write_json
+from cxsim.apps.common import console_script, fail, progress_of, run_dir, start, user_errors
+from cxsim.fileio import atomic_write, finish_run, write_json
 
 SHOWN = ("nps_population", "ces_population", "csat_population", "retention", "ltv",
          "staff_cost", "mean_wait")
@@ -80,6 +80,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.draws < 1:
         fail(f"draws = {cfg.draws}: must be at least 1")
     out = run_dir()
+    start(out, ("whatif.nc", "whatif.json", "drivers.csv", "*.png"))
     progress = progress_of(cfg)
     scenarios = ", ".join(["baseline", *study.scenarios])
     print(f"cxsim-whatif: {scenarios}; {study.baseline.population.customers} customers, "
@@ -106,6 +107,7 @@ def run(cfg: DictConfig) -> dict:
     for name, episodes in logs.items():
         plots.journey_flow(episodes, out / f"flow_{name}.png", title=f"Where customers go: "
                            f"{name} (replication 0)")
+    finish_run(out)  # last: only now does the run look finished
     _print(doc, out)
     return doc
 

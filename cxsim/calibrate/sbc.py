@@ -31,6 +31,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,10 +200,32 @@ def theta_of_draw(draw: dict[str, float], anchor: str, s: SbcSettings) -> dict[s
             "churn_period_days": s.churn_period_days, "fatigue_days": s.fatigue_days}
 
 
+_watching: list[int] = []  # in a worker: the parent's pid, once the watch started
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as ``parent`` is gone (a kill -9 of the main
+    process would otherwise leave its workers computing for nobody). Polls once a second."""
+    if _watching or os.getpid() == parent:
+        return
+    _watching.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def run_one(i: int, candidates: list[dict[str, float]], scenario: Any, pilot: Prepared,
-            anchor: str, s: SbcSettings) -> dict:
-    """Simulation ``i``: the first candidate prior draw whose data match the pilot's layout."""
+            anchor: str, s: SbcSettings, parent: int | None = None) -> dict:
+    """Simulation ``i``: the first candidate prior draw whose data match the pilot's layout.
+    In a worker (``parent``: the main process's pid), the worker dies with its parent."""
     import nutpie
+
+    if parent is not None:
+        die_with_parent(parent)
 
     t0 = time.perf_counter()
     r_pilot = anchor_reason(pilot)
@@ -272,11 +296,11 @@ def run_sbc(s: SbcSettings, directory: Path, progress: bool = False,
     scenario = reduced_scenario(s)
     pilot, anchor = pilot_data(scenario, s)
     pool = prior_pool(pilot, anchor, s, s.n_sims * attempts)
-    todo = [i for i in range(s.n_sims) if not (sims / f"sim_{i:05d}.json").exists()]
+    todo = [i for i in range(s.n_sims) if _result(sims / f"sim_{i:05d}.json") is None]
     print(f"cxsim-check sbc: {s.n_sims - len(todo)} of {s.n_sims} simulations already done, "
           f"running {len(todo)} on {s.n_jobs} processes")
     jobs = (delayed(run_one)(i, [pool[i + a * s.n_sims] for a in range(attempts)],
-                             scenario, pilot, anchor, s) for i in todo)
+                             scenario, pilot, anchor, s, os.getpid()) for i in todo)
     with Progress(len(todo), "sbc", "simulation", progress) as bar:
         for result in Parallel(n_jobs=s.n_jobs, return_as="generator_unordered")(jobs):
             write_json(sims / f"sim_{result['sim']:05d}.json", result)
@@ -284,9 +308,25 @@ def run_sbc(s: SbcSettings, directory: Path, progress: bool = False,
     return load_results(directory, s.n_sims)
 
 
+def _result(path: Path) -> dict | None:
+    """The finished simulation in ``path``, or None: missing, or corrupt (truncated,
+    edited into something else) - then it is removed, to be redone."""
+    try:
+        doc = json.loads(path.read_text())
+        if isinstance(doc, dict) and doc.get("sim") == int(path.stem.split("_")[1]) \
+                and isinstance(doc.get("ranks"), dict):
+            return doc
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pass
+    path.unlink(missing_ok=True)
+    return None
+
+
 def load_results(directory: Path, n_sims: int | None = None) -> list[dict]:
     files = sorted((Path(directory) / "sims").glob("sim_*.json"))
-    results = [json.loads(f.read_text()) for f in files]
+    results = [r for r in map(_result, files) if r is not None]
     return [r for r in results if n_sims is None or r["sim"] < n_sims]
 
 

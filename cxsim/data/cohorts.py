@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cxsim.data.csvio import Table, decode
+from cxsim.data.csvio import Table, decode, read_regular
 from cxsim.data.errors import DataError
 from cxsim.data.load import validated
 from cxsim.data.schemas import COHORTS, FIELDS, cohorts_schema
@@ -83,10 +83,7 @@ def load_cohorts(path: str | os.PathLike[str]) -> pd.DataFrame:
     ((26, 3), {'regular': 173, 'high_end': 394})
     """
     file = os.fspath(path)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise DataError(file, f"cannot read the file: {exc.strerror or exc}") from None
+    raw = read_regular(file, Path(path))
     frame, table = validated(file, decode(file, raw), cohorts_schema(), kind=COHORTS)
     if frame.empty:
         raise DataError(file, "no data rows after the header")

@@ -16,7 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,13 +65,41 @@ class Table:
         return self.cells[column][i].as_py()
 
 
-def decode(file: str, raw: bytes, is_csv: bool = True) -> str:
-    """UTF-8 text of ``raw``; non-UTF-8 bytes raise a DataError naming line, byte offset and,
-    for a CSV file, the column (from the header and the commas before the byte)."""
+def read_regular(file: str, path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (named ``file`` in messages). Anything
+    else is refused before it is opened: a directory, and a FIFO, socket or device, whose
+    reading could block forever or never end."""
     try:
-        return raw.decode("utf-8-sig")
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(file, f"file not found in {path.parent}") from None
+    except OSError as exc:
+        raise DataError(file, f"cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise DataError(file, "is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise DataError(file, "not a regular file (a FIFO, socket or device): refused")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(file, f"cannot be read: {exc.strerror}") from None
+
+
+def decode(file: str, raw: bytes, is_csv: bool = True) -> str:
+    """UTF-8 text of ``raw``; non-UTF-8 bytes and NUL bytes (no text file holds one) raise a
+    DataError naming line, byte offset and, for a CSV file, the column (from the header and
+    the commas before the byte)."""
+    nul = raw.find(b"\0")
+    try:
+        text = raw.decode("utf-8-sig")
+        if nul < 0:
+            return text
+        start, what = nul, "a NUL byte (0x00)"
     except UnicodeDecodeError as exc:
         start = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
+        what = None
+    if what is None and 0 <= nul < start:
+        start, what = nul, "a NUL byte (0x00)"
     line = raw.count(b"\n", 0, start) + 1
     line_start = raw.rfind(b"\n", 0, start) + 1
     commas, quoted = [], False
@@ -84,9 +114,11 @@ def decode(file: str, raw: bytes, is_csv: bool = True) -> str:
     header = raw.split(b"\n", 1)[0].decode("utf-8", "replace").lstrip("\ufeff").split(",")
     known = is_csv and line > 1 and len(commas) < len(header)
     column = header[len(commas)].strip() if known else None
+    reason = (f"holds {what} at byte offset {start}: not a text file" if what else
+              f"not valid UTF-8 text (byte 0x{raw[start]:02X} at byte offset {start}); "
+              "save the file as UTF-8")
     raise DataError(
-        file, f"not valid UTF-8 text (byte 0x{raw[start]:02X} at byte offset {start}); "
-        "save the file as UTF-8", row=line, column=column,
+        file, reason, row=line, column=column,
         value=cell.decode("utf-8", "backslashreplace"),
     )
 

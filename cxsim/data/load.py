@@ -10,6 +10,7 @@ floats bit for bit, each file atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -21,7 +22,15 @@ import pandas as pd
 import pandera.pandas as pa
 
 from cxsim import metrics
-from cxsim.data.csvio import Problem, Table, decode, format_csv, read_table, to_frame
+from cxsim.data.csvio import (
+    Problem,
+    Table,
+    decode,
+    format_csv,
+    read_regular,
+    read_table,
+    to_frame,
+)
 from cxsim.data.errors import DataError
 from cxsim.data.schemas import (
     CUSTOMERS,
@@ -34,9 +43,17 @@ from cxsim.data.schemas import (
 )
 from cxsim.fileio import atomic_write_text
 from cxsim.metrics import KPIS
-from cxsim.spec.kinds import EPISODE_OUTCOMES, MINUTES_PER_MONTH, QUESTIONS, RESOLVED
+from cxsim.spec import SpecError
+from cxsim.spec.kinds import (
+    EPISODE_OUTCOMES,
+    MINUTES_PER_MONTH,
+    QUESTIONS,
+    RESOLVED,
+    SURVEY_KINDS,
+)
 
-__all__ = ["DataError", "ObservedData", "load_observed", "observed_metrics", "write_observed"]
+__all__ = ["DataError", "ObservedData", "check_fittable", "load_observed", "observed_metrics",
+           "with_row_ids", "write_observed"]
 
 
 
@@ -119,16 +136,16 @@ def _validate_all(text: Callable[[str], str]) -> tuple[pd.DataFrame, ...]:
     if customers.empty:
         raise DataError(CUSTOMERS, "no customers: the file has a header but no rows")
     ids = customers["customer_id"]
-    episodes, _ = validated(EPISODES, text(EPISODES), episodes_schema(ids))
-    surveys, _ = validated(SURVEYS, text(SURVEYS), surveys_schema(ids, episodes))
+    episodes, _ = validated(EPISODES, text(EPISODES), episodes_schema(ids, customers))
+    surveys, _ = validated(SURVEYS, text(SURVEYS), surveys_schema(ids, episodes, customers))
     return customers, episodes, surveys
 
 
 def _read_truth(directory: Path) -> dict | None:
     path = directory / TRUTH
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
-    text = decode(TRUTH, path.read_bytes(), is_csv=False)
+    text = decode(TRUTH, read_regular(TRUTH, path), is_csv=False)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -146,13 +163,51 @@ def load_observed(directory: str | os.PathLike) -> ObservedData:
     if not path.is_dir():
         raise DataError(str(path), "observed-data directory not found")
 
+    for entry in sorted(path.glob("*.csv")):  # every CSV is data (hashed): regular files only
+        if not entry.is_file():
+            read_regular(entry.name, entry)  # raises, saying what it is
+
     def text(file: str) -> str:
-        if not (path / file).is_file():
-            raise DataError(file, f"file not found in {path}")
-        return decode(file, (path / file).read_bytes())
+        return decode(file, read_regular(file, path / file))
 
     customers, episodes, surveys = _validate_all(text)
     return ObservedData(episodes, surveys, customers, _read_truth(path), path)
+
+
+def check_fittable(data: ObservedData, anchor: str | None = None) -> None:
+    """Raise a :class:`DataError` unless ``data`` has what the micro-data model learns from:
+    episodes, and answered surveys of both kinds (the effort and satisfaction answers after
+    episodes, the periodic NPS). Valid files can still hold nothing to fit. An ``anchor``
+    segment (``anchor.segment``) must be one of the data's (:class:`SpecError` otherwise)."""
+    segments = sorted(data.customers["segment"].unique().tolist())
+    if anchor is not None and anchor not in segments:
+        raise SpecError("anchor.segment", anchor, f"not a segment of {CUSTOMERS} (one of "
+                        f"{', '.join(segments)})")
+    if data.episodes.empty:
+        raise DataError(EPISODES, "no episodes: the file has a header but no rows; the "
+                        "behaviour model learns from episodes")
+    answered = data.surveys[data.surveys["answered"] == 1]
+    for kind in SURVEY_KINDS:
+        if not (answered["kind"] == kind).any():
+            sent = int((data.surveys["kind"] == kind).sum())
+            raise DataError(SURVEYS, f"no answered {kind} survey ({sent} sent, none "
+                            "answered): nothing to fit the answers to", column="answered")
+
+
+def with_row_ids(data: ObservedData) -> ObservedData:
+    """``data`` with each customer id replaced by its row in customers.csv, for the model,
+    whose arrays index by customer: a user's ids are labels (10**15, or 7, 3, 12), which
+    must not size an array. Ids that already are 0, 1, ... in file order stay as they are."""
+    ids = data.customers["customer_id"].to_numpy()
+    if np.array_equal(ids, np.arange(ids.size)):
+        return data
+    index = pd.Index(ids)
+
+    def remap(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(customer_id=index.get_indexer(frame["customer_id"].to_numpy()))
+
+    return dataclasses.replace(data, customers=remap(data.customers),
+                               episodes=remap(data.episodes), surveys=remap(data.surveys))
 
 
 def _jsonable(obj: object) -> object:

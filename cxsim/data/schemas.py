@@ -34,6 +34,11 @@ from cxsim.spec.kinds import (
 CUSTOMERS, EPISODES, SURVEYS, TRUTH = "customers.csv", "episodes.csv", "surveys.csv", "truth.json"
 COHORTS = "cohorts"  # a cohort survival file (any name): cohort,period,surviving
 LIST_SEPARATOR = "|"  # channels and touchpoints: names joined by '|'
+# Ids are labels, but exact ones: at most 2**53, the largest integer a float-typed export
+# ("7.0") still holds exactly. Times are minutes since the observation began; 1e8 minutes
+# (190 years) bounds them, so a stray 1e308 cannot ask for billions of churn checks.
+MAX_ID = 2**53
+MAX_MINUTES = 1e8
 
 
 @dataclass(frozen=True)
@@ -72,11 +77,11 @@ class _Tables(dict):
 
 
 SURVEY_BASE = (
-    Field("survey_id", "int", unique=True),
-    Field("customer_id", "int"),
-    Field("episode_id", "int", required=False),
+    Field("survey_id", "int", unique=True, ge=0, le=MAX_ID),
+    Field("customer_id", "int", ge=0, le=MAX_ID),
+    Field("episode_id", "int", required=False, ge=0, le=MAX_ID),
     Field("kind", "str", allowed=SURVEY_KINDS),
-    Field("sent_min", "float", ge=0),
+    Field("sent_min", "float", ge=0, le=MAX_MINUTES),
     Field("answered", "flag"),
 )
 
@@ -89,32 +94,32 @@ def _survey_fields() -> tuple[Field, ...]:
 
 FIELDS: dict[str, tuple[Field, ...]] = _Tables({
     CUSTOMERS: (
-        Field("customer_id", "int", unique=True),
+        Field("customer_id", "int", unique=True, ge=0, le=MAX_ID),
         Field("segment", "str"),
-        Field("start_min", "float", ge=0),
-        Field("churn_min", "float", required=False, ge=0),
-        Field("censored_min", "float", ge=0),
+        Field("start_min", "float", ge=0, le=MAX_MINUTES),
+        Field("churn_min", "float", required=False, ge=0, le=MAX_MINUTES),
+        Field("censored_min", "float", ge=0, le=MAX_MINUTES),
         Field("revenue", "float", ge=0),
     ),
     EPISODES: (
-        Field("episode_id", "int", unique=True),
-        Field("customer_id", "int"),
+        Field("episode_id", "int", unique=True, ge=0, le=MAX_ID),
+        Field("customer_id", "int", ge=0, le=MAX_ID),
         Field("reason", "str"),
-        Field("start_min", "float", ge=0),
-        Field("end_min", "float", ge=0),
+        Field("start_min", "float", ge=0, le=MAX_MINUTES),
+        Field("end_min", "float", ge=0, le=MAX_MINUTES),
         Field("first_channel", "str"),
         Field("channels", "str"),
         Field("touchpoints", "str"),
         Field("contacts", "int", ge=0),
-        Field("wait_min", "float", ge=0),
-        Field("handle_min", "float", ge=0),
+        Field("wait_min", "float", ge=0, le=MAX_MINUTES),
+        Field("handle_min", "float", ge=0, le=MAX_MINUTES),
         Field("steps", "int", ge=0),
         Field("transfers", "int", ge=0),
         Field("repeats", "int", ge=0),
         Field("switches", "int", ge=0),
         Field("bot", "str", allowed=BOT_STATES),
         Field("outcome", "str", allowed=EPISODE_OUTCOMES),
-        Field("ttr_min", "float", required=False, ge=0),
+        Field("ttr_min", "float", required=False, ge=0, le=MAX_MINUTES),
     ),
     COHORTS: (
         Field("cohort", "str"),
@@ -208,12 +213,16 @@ RULES: dict[str, list[Rule]] = _Tables({
 }, _survey_rules)
 
 
+def _bound(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 def _range_checks(f: Field) -> list[pa.Check]:
     checks = []
     if f.ge is not None:
-        checks.append(pa.Check.ge(f.ge, error=f"{f.name}: must be >= {f.ge:g}"))
+        checks.append(pa.Check.ge(f.ge, error=f"{f.name}: must be >= {_bound(f.ge)}"))
     if f.le is not None:
-        checks.append(pa.Check.le(f.le, error=f"{f.name}: must be <= {f.le:g}"))
+        checks.append(pa.Check.le(f.le, error=f"{f.name}: must be <= {_bound(f.le)}"))
     if f.allowed is not None:
         checks.append(pa.Check.isin(f.allowed, error=f"{f.name}: must be one of "
                                     + ", ".join(f.allowed)))
@@ -241,6 +250,34 @@ def _foreign_key(column: str, ids: Iterable[int], target: str) -> pa.Check:
     # a vectorised closure, not Check.isin: pandera deep-copies a check's arguments
     known = pd.Index(np.unique(np.fromiter(ids, dtype=np.int64)))
     return pa.Check(lambda s: s.isin(known), error=f"{column}: unknown {column}: not in {target}")
+
+
+def _of(frame: pd.DataFrame, key: str, table: pd.DataFrame, id_column: str,
+        column: str) -> pd.Series:
+    """``table[column]`` of each row's ``key`` (NaN for unknown keys, reported elsewhere)."""
+    values = pd.Series(table[column].to_numpy(float), index=table[id_column].to_numpy())
+    values = values[~values.index.duplicated()]
+    return pd.Series(frame[key].map(values).to_numpy(float), index=frame.index)
+
+
+def _timeline(column: str, file: str, customers: pd.DataFrame) -> list[Rule]:
+    """Nothing happens to a customer before their start, after their churn, or after the
+    end of their observation (censoring): ``column`` of each row against customers.csv."""
+    def within(other: str, later: bool) -> Ok:
+        def ok(d: pd.DataFrame) -> pd.Series:
+            bound = _of(d, "customer_id", customers, "customer_id", other)
+            return bound.isna() | ((d[column] >= bound) if later else (d[column] <= bound))
+        return ok
+
+    what = "an episode" if file == EPISODES else "a survey"
+    return [
+        Rule(column, f"{what} before its customer's start_min in {CUSTOMERS}",
+             within("start_min", True)),
+        Rule(column, f"{what} after its customer's censored_min in {CUSTOMERS} (the end of "
+             "observation)", within("censored_min", False)),
+        *([Rule(column, f"{what} after its customer's churn_min in {CUSTOMERS}",
+                within("churn_min", False))] if file == EPISODES else []),
+    ]
 
 
 def build_schema(file: str, fk: dict[str, pa.Check] | None = None,
@@ -275,19 +312,25 @@ def customers_schema() -> pa.DataFrameSchema:
     return build_schema(CUSTOMERS)
 
 
-def episodes_schema(customer_ids: Iterable[int] | None = None) -> pa.DataFrameSchema:
-    """Schema of ``episodes.csv``; with ``customer_ids``, each ``customer_id`` must be one."""
+def episodes_schema(customer_ids: Iterable[int] | None = None,
+                    customers: pd.DataFrame | None = None) -> pa.DataFrameSchema:
+    """Schema of ``episodes.csv``; with ``customer_ids``, each ``customer_id`` must be one;
+    with ``customers``, each episode starts within its customer's observed lifetime."""
     fk = {} if customer_ids is None else {
         "customer_id": _foreign_key("customer_id", customer_ids, CUSTOMERS)
     }
-    return build_schema(EPISODES, fk)
+    extra = [] if customers is None else [_rule_check(r) for r in
+                                          _timeline("start_min", EPISODES, customers)]
+    return build_schema(EPISODES, fk, extra)
 
 
 def surveys_schema(
-    customer_ids: Iterable[int] | None = None, episodes: pd.DataFrame | None = None
+    customer_ids: Iterable[int] | None = None, episodes: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
 ) -> pa.DataFrameSchema:
-    """Schema of ``surveys.csv``; with the other files, ids must exist there and a survey's
-    customer must be the customer of its episode."""
+    """Schema of ``surveys.csv``; with the other files, ids must exist there, a survey's
+    customer must be the customer of its episode, a survey is sent after its episode ended
+    and within its customer's observation."""
     fk: dict[str, pa.Check] = {}
     extra: list[pa.Check] = []
     if customer_ids is not None:
@@ -299,4 +342,11 @@ def surveys_schema(
             "customer_id", "must be the customer_id of its episode in episodes.csv",
             lambda d: _owned(d, owner),
         )))
+        extra.append(_rule_check(Rule(
+            "sent_min", f"sent before its episode ended (end_min in {EPISODES})",
+            lambda d: _of(d, "episode_id", episodes, "episode_id", "end_min").isna()
+            | (d["kind"] != POST_INTERACTION)
+            | (d["sent_min"] >= _of(d, "episode_id", episodes, "episode_id", "end_min")))))
+    if customers is not None:
+        extra += [_rule_check(r) for r in _timeline("sent_min", SURVEYS, customers)]
     return build_schema(SURVEYS, fk, extra)

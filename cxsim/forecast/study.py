@@ -18,6 +18,7 @@ scenario's own behaviour (:func:`scenario_draws`: no behaviour uncertainty).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,10 @@ def load_study(cfg: DictConfig) -> Study:
     for name, change in changes.items():
         if name == "baseline":
             raise SpecError(f"whatif.scenarios.{name}", change, "'baseline' is reserved")
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}", str(name)) or ".." in name:
+            # names become file names (flow_NAME.png): confined to the run directory
+            raise SpecError("whatif.scenarios", name, "a scenario name must be 1-64 letters, "
+                            "digits, '_', '-' or '.' (no '/', no '..'): it names output files")
         if not isinstance(change, dict) or not change:
             raise SpecError(f"whatif.scenarios.{name}", change,
                             "must map scenario keys to new values")
@@ -165,6 +170,10 @@ def read_posterior(path: str | Path) -> Posterior:
     except store.PosteriorError as e:
         raise SpecError("posterior", e.path, e.reason) from None
     post, config = saved.tree["posterior"].to_dataset(), saved.config
+    for name, values in post.data_vars.items():  # a NaN draw would poison every figure
+        if values.dtype.kind == "f" and not np.isfinite(values.values).all():
+            raise SpecError("posterior", str(saved.path), f"draws of {name} are NaN or "
+                            "infinite: not a usable posterior")
     draws = Draws(parameter_draws(post), _anchor(post),
                   float(config.get("anchor", {}).get("satisfaction_base", 0.5)))
     other = store.same_model(saved, store.identity_of_config("micro", config))
@@ -191,6 +200,9 @@ def posterior_draws(post: Posterior, s: Scenario, n: int) -> Draws:
     total = post.draws.size
     if n < 1:
         raise SpecError("draws", n, "must be at least 1")
+    if n > total:  # never a silent cap: the user asked for more than there is
+        raise SpecError("draws", n, f"more than the posterior's {total} draws (chains x "
+                        "draws of the fit): ask for at most those")
     index = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
     values = {k: v[index] for k, v in fitted.items()}
     values[f"satisfaction_base[{post.draws.anchor}]"] = np.full(index.size,

@@ -6,7 +6,8 @@ type is refused while Hydra composes, before anything runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, is_dataclass
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -14,6 +15,44 @@ from omegaconf import DictConfig, OmegaConf
 
 from cxsim.spec.schema import Scenario
 from cxsim.spec.validate import SpecError
+
+
+def ranged(default: Any, **rule: Any) -> Any:
+    """A field with a range (``ge``, ``gt``, ``le``, ``lt``) or ``choices``, checked by
+    :func:`to_typed` (types are Hydra's; ranges are what types cannot say)."""
+    return field(default=default, metadata={"rule": rule})
+
+
+def _broken(value: Any, rule: dict) -> str | None:
+    """Why ``value`` breaks ``rule``, or None (None values are "not set" and pass)."""
+    if value is None:
+        return None
+    if "choices" in rule:
+        return None if value in rule["choices"] else \
+            "must be one of " + ", ".join(rule["choices"])
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    for op, ok, text in (("ge", value >= rule.get("ge", value), ">="),
+                         ("gt", "gt" not in rule or value > rule["gt"], ">"),
+                         ("le", value <= rule.get("le", value), "<="),
+                         ("lt", "lt" not in rule or value < rule["lt"], "<")):
+        if op in rule and not ok:
+            return f"must be {text} {rule[op]:g}"
+    return None
+
+
+def check_ranges(obj: Any, path: str = "") -> None:
+    """Raise :class:`~cxsim.spec.SpecError` for the first field of the typed config ``obj``
+    (dataclasses, nested) outside its :func:`ranged` rule, named by its dotted key."""
+    if not is_dataclass(obj):
+        return
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        rule = f.metadata.get("rule")
+        if rule is not None and (why := _broken(value, rule)) is not None:
+            raise SpecError(f"{path}{f.name}", value, why)
+        check_ranges(value, f"{path}{f.name}.")
+
 
 # -- cxsim-simulate and cxsim-whatif: a scenario plus what to do with it ------------------
 
@@ -62,10 +101,11 @@ class WhatIfConfig(SimulateConfig, Costs):
     """``cxsim-whatif``'s config: a study's scenarios, the posterior to propagate, the costs."""
 
     posterior: str | None = None  # posterior.nc of cxsim-fit (or its directory); None: theta
-    draws: int = 200  # posterior draws propagated (at most those in the posterior)
+    draws: int = ranged(200, ge=1)  # posterior draws propagated (at most the posterior's)
     force: bool = False  # also use a posterior not fit for forecasting, or of another model
     drivers: bool = False  # also rank levers by their effect on LTV (a tornado plot)
-    driver_step: float = 0.2  # relative size of each lever's move in the driver analysis
+    # relative size of each lever's move in the driver analysis
+    driver_step: float = ranged(0.2, gt=0, lt=1)
 
 
 # -- cxsim-fit and cxsim-check: fitting the behaviour model -------------------------------
@@ -118,12 +158,14 @@ class DataConfig:
 
 @dataclass
 class SamplerConfig:
-    draws: int = 1000  # per chain
-    tune: int = 1000
-    chains: int = 4
-    seed: int = 1
-    name: str = "nutpie"  # nutpie | pymc (the micro model; the cohort model uses PyMC's)
-    target_accept: float | None = None  # None: chosen by the model's geometry (micro.fit)
+    draws: int = ranged(1000, ge=1)  # per chain
+    tune: int = ranged(1000, ge=0)
+    chains: int = ranged(4, ge=1)
+    seed: int = ranged(1, ge=0)
+    # nutpie | pymc (the micro model; the cohort model uses PyMC's)
+    name: str = ranged("nutpie", choices=("nutpie", "pymc"))
+    # None: chosen by the model's geometry (micro.fit)
+    target_accept: float | None = ranged(None, gt=0, lt=1)
 
 
 @dataclass
@@ -138,22 +180,24 @@ class AnchorConfig:
 class ProcessConfig:
     """The company's own process: known, not fitted."""
 
-    churn_period_days: float = 30.0
-    fatigue_days: float = 30.0
+    # >= 1 day: the fit makes one churn check per period of the observation (<= 1e8 minutes)
+    churn_period_days: float = ranged(30.0, ge=1)
+    fatigue_days: float = ranged(30.0, gt=0)
 
 
 @dataclass
 class FitConfig:
     """``cxsim-fit``'s config."""
 
-    model: str = "micro"  # micro | cohort
+    model: str = ranged("micro", choices=("micro", "cohort"))
     data: DataConfig = field(default_factory=DataConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     anchor: AnchorConfig = field(default_factory=AnchorConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     priors: Priors = field(default_factory=Priors)
-    forecast_periods: int = 5  # cohort: periods projected past the data
-    discount_rate: float = 0.1  # cohort: per period, for the discounted expected lifetime
+    forecast_periods: int = ranged(5, ge=0, le=10_000)  # cohort: periods projected past the data
+    # cohort: per period, for the discounted expected lifetime
+    discount_rate: float = ranged(0.1, gt=0, le=10)
     progress: bool = True
 
 
@@ -161,15 +205,15 @@ class FitConfig:
 class SbcConfig:
     """Simulation-based calibration on a reduced model (see :mod:`cxsim.calibrate.sbc`)."""
 
-    n_sims: int = 200
-    customers: int = 300  # population of each simulated data set
-    horizon_days: float = 61.0
-    draws: int = 500  # per chain
-    tune: int = 500
-    chains: int = 2
-    ranks: int = 99  # L: thinned posterior draws per fit; ranks run 0..L
-    n_jobs: int = 2  # worker processes (each compiles the model once)
-    seed: int = 20261122
+    n_sims: int = ranged(200, ge=1)
+    customers: int = ranged(300, ge=1)  # population of each simulated data set
+    horizon_days: float = ranged(61.0, gt=0)
+    draws: int = ranged(500, ge=10)  # per chain
+    tune: int = ranged(500, ge=0)
+    chains: int = ranged(2, ge=1)
+    ranks: int = ranged(99, ge=9)  # L: thinned posterior draws per fit; ranks run 0..L
+    n_jobs: int = ranged(2, ge=1)  # worker processes (each compiles the model once)
+    seed: int = ranged(20261122, ge=0)
     # Priors used for *fitting* that differ from those used for simulating (the config's
     # ``priors``): a deliberately miscalibrated fit, e.g. +sbc.fit_priors.memory_a=8.
     fit_priors: dict[str, float] = field(default_factory=dict)
@@ -179,7 +223,7 @@ class SbcConfig:
 class CheckConfig:
     """``cxsim-check``'s config."""
 
-    mode: str = "check"  # check | sbc
+    mode: str = ranged("check", choices=("check", "sbc"))
     data: DataConfig = field(default_factory=DataConfig)
     baseline: str | None = None
     update_baseline: bool = False
@@ -189,7 +233,7 @@ class CheckConfig:
     priors: Priors = field(default_factory=Priors)
     gates: Thresholds = field(default_factory=Thresholds)
     sbc: SbcConfig = field(default_factory=SbcConfig)
-    n_sims: int | None = None  # mode=sbc: shorthand for sbc.n_sims
+    n_sims: int | None = ranged(None, ge=1)  # mode=sbc: shorthand for sbc.n_sims
     progress: bool = True
 
 
@@ -348,4 +392,5 @@ def to_typed(cfg: DictConfig) -> Any:
     extra = added_key(OmegaConf.to_container(cfg), obj)
     if extra is not None:
         raise SpecError(extra[0], extra[1], "unknown key: not part of this app's config")
+    check_ranges(obj)
     return obj

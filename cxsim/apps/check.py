@@ -186,7 +186,22 @@ def task(cfg: DictConfig) -> None:
         raise SystemExit(code)
 
 
-main = console_script("check", task)
+HELP = """\
+cxsim-check: calibration regression checks for CI - fit the reference data with fixed seeds
+and run the gates (R-hat, ESS, divergences, recovery, drift against a baseline, posterior
+predictive checks); exit 0 when all pass, 1 when one fails, 2 on bad input. mode=sbc runs
+simulation-based calibration.
+
+Main keys (key=value; configs/check.yaml):
+  baseline=FILE  update_baseline=true    compare with (or rewrite) a committed baseline
+  data.dir=DIR  sampler.draws=2000  sampler.target_accept=0.95  gates.NAME=V
+  mode=sbc n_sims=200                    simulation-based calibration (sbc.*)
+
+Example:
+  cxsim-check baseline=check/baseline.json hydra.run.dir=outputs/check
+"""
+
+main = console_script("check", task, HELP)
 
 if __name__ == "__main__":
     main()

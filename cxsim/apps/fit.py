@@ -31,8 +31,12 @@ def _loud(summary: dict) -> None:
           file=sys.stderr)
     for check in summary["failed_checks"]:
         print(f"  - {check}", file=sys.stderr)
-    print(f"Sample longer (sampler.draws, sampler.tune) or check the model.\n{bar}",
-          file=sys.stderr)
+    from cxsim.calibrate.diagnostics import advice
+
+    target = summary.get("target_accept_used")
+    for tip in advice(summary["failed_checks"], target):
+        print(f"  {tip}", file=sys.stderr)
+    print(bar, file=sys.stderr)
 
 
 def _save(tree, out: Path, cfg: DictConfig, model: str, summary: dict) -> None:
@@ -79,7 +83,8 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
     path = Path(cfg.data.path) if cfg.data.path else FADER_HARDIE_2007
     frame = load_cohorts(path)
     tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains, cfg.sampler.seed,
-                            tune=cfg.sampler.tune, progressbar=progress)
+                            tune=cfg.sampler.tune, progressbar=progress,
+                            target_accept=cfg.sampler.target_accept)
     summary = summarize(frame, tree, int(cfg.forecast_periods),
                         discount_rate=float(cfg.discount_rate))
     summary["model_hash"] = store.identity_of_config("cohort", {})
@@ -103,7 +108,23 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-main = console_script("fit", run)
+HELP = """\
+cxsim-fit: learn the behaviour parameters (how customers feel, answer surveys and leave) from
+observed data with PyMC, and write summary.json, posterior.nc (for cxsim-whatif) and figures.
+A fit that fails its diagnostics (docs/calibrate.md) is marked not fit for forecasting.
+
+Main keys (key=value; configs/fit.yaml):
+  data.dir=DIR                 an observed-data directory (cxsim-simulate export_observed=true)
+  model=cohort data.path=CSV   the sBG retention model on cohort counts instead
+  sampler.draws=1000 sampler.tune=1000 sampler.chains=4 sampler.seed=1
+  sampler.target_accept=0.95   a smaller step when the fit reports divergences
+  priors.NAME=V  anchor.segment=NAME  progress=false  hydra.run.dir=DIR
+
+Example:
+  cxsim-fit data.dir=outputs/observed/observed hydra.run.dir=outputs/fit
+"""
+
+main = console_script("fit", run, HELP)
 
 if __name__ == "__main__":
     main()

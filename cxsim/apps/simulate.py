@@ -139,7 +139,27 @@ def task(cfg: DictConfig) -> float | None:
     return None if cfg.objective is None else float(metrics["objective"])
 
 
-main = console_script("simulate", task)
+HELP = """\
+cxsim-simulate: simulate customers travelling across channels (web, app, chatbot, chat,
+phone, e-mail, social, store) and write the run's metrics (metrics.json), a table on the
+terminal and figures (service level, ASA and abandonment by hour per channel; the journey map).
+
+Main keys (key=value; the scenario is configs/simulate.yaml):
+  horizon=91  warmup=2  replications=3  seed=N       days simulated, left out, runs
+  population.customers=40000                         customers at the start
+  population.staffed_for=40000                       scale every shift's agents with customers
+  touchpoints.NAME.KEY=V                             e.g. touchpoints.chatbot.containment=0.6
+  experiment=erlang queue.agents=12 queue.arrival_rate=10    one Erlang queue
+  export_observed=true                               also a CRM-like export (observed/)
+  experience_log=true  figures=false  progress=false
+  hydra.run.dir=DIR                                  where the files go
+  -m sweep=staffing cluster=local                    a sweep (docs/sweeps.md)
+
+Example:
+  cxsim-simulate horizon=7 replications=2 hydra.run.dir=outputs/week
+"""
+
+main = console_script("simulate", task, HELP)
 
 
 if __name__ == "__main__":

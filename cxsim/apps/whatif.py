@@ -110,7 +110,24 @@ def run(cfg: DictConfig) -> dict:
     return doc
 
 
-main = console_script("whatif", run)
+HELP = """\
+cxsim-whatif: compare a study's scenarios (experiments/NAME.yaml) with its baseline on NPS,
+CES, CSAT, retention, value, staff cost and waits, under the draws of a fitted posterior:
+each change's mean, 90% interval and probability of improvement (whatif.json, whatif.csv,
+figures).
+
+Main keys (key=value; configs/whatif.yaml and the scenario of cxsim-simulate):
+  study=NAME                   bot_containment, chat_24_7, evening_agents, simpler_returns,
+                               single_customer_view (or a study of your own: docs/whatif.md)
+  posterior=outputs/fit/posterior.nc draws=200     the fit to propagate (none: the scenario's)
+  drivers=true driver_step=0.2 also rank the levers that move lifetime value
+  currency=EUR  population.customers=N  replications=N  progress=false  hydra.run.dir=DIR
+
+Example:
+  cxsim-whatif study=single_customer_view posterior=outputs/fit/posterior.nc draws=200
+"""
+
+main = console_script("whatif", run, HELP)
 
 
 if __name__ == "__main__":

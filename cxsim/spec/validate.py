@@ -74,6 +74,7 @@ def validate(s: Scenario) -> Scenario:
         raise SpecError("seed", s.seed, "must be a non-negative integer")
     if not s.touchpoints:
         raise SpecError("touchpoints", {}, "a scenario needs at least one touchpoint")
+    _queue_knobs(s)  # first: the figures derived from them would name other keys
     _touchpoints(s)
     _journeys(s)
     _segments(s)
@@ -168,6 +169,10 @@ def _touchpoints(s: Scenario) -> None:
                 if not isinstance(sh.agents, int) or sh.agents < 0:
                     raise SpecError(f"{sk}.agents", sh.agents, "must be an integer >= 0")
                 _one_of(f"{sk}.days", sh.days, DAY_SETS)
+            if tp.shifts and not any(sh.agents for sh in tp.shifts):
+                raise SpecError(f"{key}.shifts", [sh.agents for sh in tp.shifts],
+                                "no agent is ever on duty: every need sent here would wait "
+                                "for ever")
         if tp.escalate_to is not None:
             if not traits.escalates:
                 raise SpecError(f"{key}.escalate_to", tp.escalate_to,
@@ -182,6 +187,19 @@ def _touchpoints(s: Scenario) -> None:
                     f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself"
                 )
     _no_handoff_loop(s)
+
+
+def _queue_knobs(s: Scenario) -> None:
+    q = s.queue
+    if q is None:
+        return
+    if not isinstance(q.agents, int) or q.agents < 1:
+        raise SpecError("queue.agents", q.agents, "must be an integer >= 1 (no agent ever "
+                        "answers otherwise)")
+    _finite("queue.arrival_rate", q.arrival_rate, strict=True)
+    _finite("queue.service_rate", q.service_rate, strict=True)
+    _finite("queue.patience_rate", q.patience_rate)
+    _finite("queue.sl_threshold", q.sl_threshold)
 
 
 def _assisted_target(s: Scenario, key: str, target: str) -> None:

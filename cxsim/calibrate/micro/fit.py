@@ -157,6 +157,9 @@ def summarise(tree: Any, data: ObservedData, prep: Prepared, anchor: str,
         "data": {"customers": prep.n_customers, "episodes": int(prep.steps.size),
                  "surveys_answered": raw["responses"]},
         "settings": {k: v for k, v in asdict(settings).items() if k != "priors"},
+        # what the sampler was run with (settings.target_accept None: the model chose it)
+        "target_accept_used": sampler_options(
+            settings, centred_churn(prep, settings.priors))["target_accept"],
         "priors": asdict(settings.priors),
         "model_hash": settings.model_hash(),
     }

@@ -23,7 +23,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import bars_of, console_script, fail, progress_of, run_dir, user_errors
+from cxsim.apps.common import (
+    bars_of,
+    console_script,
+    fail,
+    heartbeat_of,
+    progress_of,
+    run_dir,
+    user_errors,
+)
 from cxsim.fileio import atomic_write_text, write_json
 from cxsim.spec.config import to_typed
 
@@ -87,7 +95,8 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     print(f"cxsim-check: fitting {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "
           f"{settings.draws} draws")
-    tree, prep, anchor = sample(data, settings)
+    with heartbeat_of(cfg, "cxsim-check: sampling"):
+        tree, prep, anchor = sample(data, settings)
     summary = summarise(tree, data, prep, anchor, settings)
     summary["data_hash"] = doc["data_hash"]
     write_json(out / "summary.json", summary)

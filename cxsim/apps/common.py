@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 # numpy, pandas, the data room and Hydra are imported where used: `cxsim-APP --help` and a
 # misspelt key are answered before they load.
 
-__all__ = ["bars_of", "console_script", "fail", "job_seed", "progress_of", "run_dir",
+__all__ = ["bars_of", "console_script", "fail", "heartbeat_of", "job_seed", "progress_of",
+           "run_dir",
            "task_started",
            "user_errors", "write_parquet"]
 
@@ -126,6 +127,14 @@ def progress_of(cfg: Any) -> bool:
 def bars_of(cfg: Any) -> bool:
     """Whether the samplers may draw their own progress bars: asked for, on a terminal."""
     return progress_of(cfg) and sys.stderr.isatty()
+
+
+def heartbeat_of(cfg: Any, desc: str) -> Any:
+    """Periodic lines for a long step whose own bar is off (progress asked for, stderr not a
+    terminal: CI logs, notebooks, nohup): :class:`cxsim.progress.Heartbeat`."""
+    from cxsim.progress import Heartbeat
+
+    return Heartbeat(desc, enabled=progress_of(cfg) and not sys.stderr.isatty())
 
 
 def run_dir() -> Path:

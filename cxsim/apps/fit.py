@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import bars_of, console_script, fail, run_dir, user_errors
+from cxsim.apps.common import bars_of, console_script, fail, heartbeat_of, run_dir, user_errors
 from cxsim.fileio import write_json
 from cxsim.spec.config import to_typed
 
@@ -61,7 +61,9 @@ def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     data = load_observed(directory)  # bad data stop here, before any sampling
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes, {int(data.surveys['answered'].sum())} answers)")
-    tree, summary = fit_micro(data, settings)
+    with heartbeat_of(cfg, f"cxsim-fit: sampling {settings.chains} chains x {settings.draws} "
+                      f"draws (+{settings.tune} tuning)"):
+        tree, summary = fit_micro(data, settings)
     summary["data_hash"] = store.data_hash(store.csv_files(directory))
     summary["data_dir"] = str(directory)
     _save(tree, out, cfg, "micro", summary)
@@ -82,9 +84,10 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
 
     path = Path(cfg.data.path) if cfg.data.path else FADER_HARDIE_2007
     frame = load_cohorts(path)
-    tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains, cfg.sampler.seed,
-                            tune=cfg.sampler.tune, progressbar=progress,
-                            target_accept=cfg.sampler.target_accept)
+    with heartbeat_of(cfg, "cxsim-fit: sampling the cohort model"):
+        tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains,
+                                cfg.sampler.seed, tune=cfg.sampler.tune, progressbar=progress,
+                                target_accept=cfg.sampler.target_accept)
     summary = summarize(frame, tree, int(cfg.forecast_periods),
                         discount_rate=float(cfg.discount_rate))
     summary["model_hash"] = store.identity_of_config("cohort", {})

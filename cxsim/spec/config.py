@@ -43,6 +43,8 @@ class SimulateConfig(Scenario):
     """``cxsim-simulate``'s config: a scenario plus what to write and show."""
 
     experience_log: bool = False  # also write the per-episode log as episodes.parquet
+    figures: bool = True  # also write PNG figures (service level, ASA, abandonment by hour...)
+    currency: str = "EUR"  # the money of revenue, LTV and costs, as labels show it
     progress: bool = True  # progress bar on long runs (periodic lines when not a terminal)
     export_observed: bool = False  # also write observed/ (a CRM-like export of replication 0)
     # In a -m sweep, a job whose directory already holds its complete metrics.json (same

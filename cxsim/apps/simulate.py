@@ -130,6 +130,12 @@ def run(cfg: DictConfig) -> dict:
         write_parquet(out / "episodes.parquet", result.episodes)
     write_json(out / "metrics.json", metrics)
     print_metrics(metrics, out)
+    if cfg.figures and job.num is None:  # a sweep's jobs are read as a table, not one by one
+        from cxsim.plots import simulate as plots
+
+        plots.by_hour(metrics, out / "queues_by_hour.png")
+        plots.journey_map(scenario, out / "journey_map.png")
+        print(f"  figures: {out / 'queues_by_hour.png'}, {out / 'journey_map.png'}")
     return metrics
 
 

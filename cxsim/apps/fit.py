@@ -93,10 +93,29 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
     summary["model_hash"] = store.identity_of_config("cohort", {})
     summary["data_hash"] = store.data_hash([path])
     _save(tree, out, cfg, "cohort", summary)
+    _projection_table(summary, out / "projection.csv")
+    from cxsim.plots import calibrate as plots
+
+    plots.cohort_projection(summary, out / "cohort_projection.png")
     for name, value in summary["parameters"].items():
         print(f"  {name:>20}: {value['mean']:.3f} [{value['hdi_low']:.3f}, "
               f"{value['hdi_high']:.3f}], MLE {value['map']:.3f}")
+    print(f"  projection: {out / 'projection.csv'}, {out / 'cohort_projection.png'}")
     return summary
+
+
+def _projection_table(summary: dict, path: Path) -> None:
+    """``projection.csv``: each cohort's observed and projected survivors, period by period."""
+    import pandas as pd
+
+    from cxsim.fileio import atomic_write
+
+    keys = ("surviving_observed", "surviving_mean", "surviving_low", "surviving_high",
+            "retention_rate")
+    rows = [{"cohort": name, "period": t, **{k: p[k][i] if i < len(p[k]) else None
+                                              for k in keys}}
+            for name, p in summary["projection"].items() for i, t in enumerate(p["period"])]
+    atomic_write(path, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
 
 
 def run(cfg: DictConfig) -> dict:

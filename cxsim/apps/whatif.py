@@ -125,18 +125,19 @@ def run(cfg: DictConfig) -> dict:
 
         drivers = driver_table(study.baseline, draws, float(cfg.driver_step), progress)
         atomic_write(out / "drivers.csv", lambda tmp: drivers.to_csv(tmp, index=False))
-        plots.tornado(drivers, out / "drivers.png")
+        plots.tornado(drivers, out / "drivers.png", step=float(cfg.driver_step),
+                      currency=str(cfg.currency))
         doc["drivers"] = drivers.to_dict(orient="records")
         doc["driver_step"] = float(cfg.driver_step)
     write_json(out / "whatif.json", doc)
     frame = table(doc)
     atomic_write(out / "whatif.csv", lambda tmp: frame.to_csv(tmp, index=False))
-    plots.forest(ds, out / "deltas.png")
+    plots.forest(ds, out / "deltas.png", currency=str(cfg.currency))
     plots.retention_curves(ds, out / "retention.png")
     plots.answer_distributions(ds, out / "answers.png")
     for name, episodes in logs.items():
         plots.journey_flow(episodes, out / f"flow_{name}.png", title=f"Where customers go: "
-                           f"{name} (replication 0)")
+                           f"{name.replace('_', ' ')} (replication 0)")
     _print(doc, out, str(cfg.currency))
     return doc
 

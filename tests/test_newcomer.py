@@ -89,7 +89,7 @@ def test_staffed_for_scales_every_shift() -> None:
                               "population.staffed_for=40000"])
     for name, tp in full.touchpoints.items():
         for a, b in zip(tp.shifts, small.touchpoints[name].shifts, strict=True):
-            assert b.agents == (0 if a.agents == 0 else max(1, round(a.agents / 4)))
+            assert b.agents == (0 if a.agents == 0 else max(1, int(a.agents / 4 + 0.5)))
 
 
 def test_small_population_on_full_staffing_warns_and_scaled_runs_busier(tmp_path) -> None:

@@ -24,10 +24,14 @@ def stamp_failed(fig: plt.Figure, summary: dict) -> None:
     naming the failed checks, so a figure passed on without its summary cannot mislead."""
     if summary.get("fit_for_forecasting", True):
         return
+    import textwrap
+
     checks = "; ".join(summary.get("failed_checks", [])) or "see summary.json"
-    fig.text(0.5, 1.0, f"FIT FAILED ITS DIAGNOSTICS - not fit for forecasting: {checks}",
-             ha="center", va="bottom", color="white", fontsize=9, weight="bold", wrap=True,
-             bbox={"facecolor": "#c0392b", "edgecolor": "none", "pad": 4})
+    width = int(11 * fig.get_figwidth())  # characters of 9-point bold per line
+    text = textwrap.fill(f"FIT FAILED ITS DIAGNOSTICS - not fit for forecasting: {checks}",
+                         width)
+    fig.text(0.5, 1.02, text, ha="center", va="bottom", color="white", fontsize=9,
+             weight="bold", bbox={"facecolor": "#c0392b", "edgecolor": "none", "pad": 4})
 
 
 def answer_distributions(summary: dict, surveys: pd.DataFrame, path: Path) -> Path:

@@ -55,7 +55,7 @@ def forest(ds: xr.Dataset, path: Path | None = None, currency: str = "") -> plt.
         ax.axvline(0, color="grey", lw=1, ls="--")
         ax.set_yticks(range(len(names)), names if ax in axes[:, 0] else [""] * len(names))
         ax.set_ylim(-0.6, len(names) - 0.4)
-        ax.set_title(_title(metric, currency) + (" (pp)" if kpi.percent else ""), fontsize=10)
+        ax.set_title(_title(metric, currency), fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(4))  # few ticks: small changes print long
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useOffset=False)
         ax.invert_yaxis()
@@ -124,11 +124,12 @@ def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
         ax.errorbar(mean[ok], (y + shift)[ok], xerr=[(mean - low)[ok], (high - mean)[ok]],
                     fmt="none", color="black", lw=1, capsize=2)
     ax.axvline(0, color="grey", lw=1)
-    ax.set_yticks(y, t["lever"])
+    ax.set_yticks(y, [human(lever) for lever in t["lever"]])
     what = money(KPIS[metric].label, currency) if metric in MONEY else KPIS[metric].label
     ax.set_xlabel(f"change in {what}")
     ax.set_title(f"Moments that matter: what moves {KPIS[metric].label} (90% intervals)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 1.0 / (len(t) + 3)), ncol=2)
+    below = 0.03 + 0.75 / (0.45 * len(t) + 1.5)  # past the tick labels and the x label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -below), ncol=2)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 

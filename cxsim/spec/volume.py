@@ -24,7 +24,7 @@ def scaled_agents(agents: int, factor: float) -> int:
     number of people: at small volumes a queue keeps one agent, and runs quieter)."""
     if agents <= 0:
         return agents
-    return max(1, int(round(agents * factor)))
+    return max(1, int(agents * factor + 0.5))  # half up, not to even
 
 
 def scale_staffing(s: Scenario) -> Scenario:

@@ -76,7 +76,8 @@ def _print(doc: dict, out: Path, currency: str) -> None:
                 change = (f"{_delta(m, d['delta_mean'])} [{_delta(m, d['delta_low'])}, "
                           f"{_delta(m, d['delta_high'])}]")
                 p = "" if d["p_improve"] is None else f"P+ {d['p_improve']:.2f}"
-            print(f"    {label[:52]:<52} {k.format(base[m]['mean']):>9}  {change:<34} {p}")
+            line = f"    {label[:52]:<52} {k.format(base[m]['mean']):>9}  {change:<34} {p}"
+            print(line.rstrip())
             if d["mc_warning"] and m in SHOWN:
                 warnings.append(f"{name}, {m}: {d['mc_warning']}")
     for w in warnings:
@@ -87,8 +88,9 @@ def _print(doc: dict, out: Path, currency: str) -> None:
         for row in doc["drivers"]:
             print(f"    {row['lever']:<40} down {_fmt(row['down_mean'], True):>9}   "
                   f"up {_fmt(row['up_mean'], True):>9}")
-    print(f"\nheadline: {doc['headline']}; written to {out / 'whatif.json'} and "
-          f"{out / 'whatif.csv'}")
+    where = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
+    print(f"\nheadline: {doc['headline']}; written to {where / 'whatif.json'} and "
+          f"{where / 'whatif.csv'}")
 
 
 def _fmt(x: float | None, sign: bool = False) -> str:

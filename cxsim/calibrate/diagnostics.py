@@ -9,6 +9,7 @@ comes with the advice that addresses it (:func:`advice`).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,10 @@ def diagnose(posterior: Any, sample_stats: Any, rule: Thresholds = RULE
 
     chains = int(posterior.sizes["chain"])
     min_ess = rule.ess_per_chain * chains
-    rhat = _extreme(az.rhat(posterior), largest=True) if chains > 1 else None
-    ess = _extreme(az.ess(posterior, method="bulk"), largest=False)
+    with warnings.catch_warnings():  # a constant variable's R-hat is 0/0: NaN, left out
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        rhat = _extreme(az.rhat(posterior), largest=True) if chains > 1 else None
+        ess = _extreme(az.ess(posterior, method="bulk"), largest=False)
     divergences = int(sample_stats["diverging"].sum())
     allowed = allowed_divergences(int(sample_stats["diverging"].size),
                                   rule.max_divergent_share)

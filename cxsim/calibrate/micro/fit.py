@@ -122,7 +122,9 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
     anchor = anchor_of(data, settings)
     centred = centred_churn(prep, settings.priors)
     model = build_model(prep, anchor, settings.anchor_base, settings.priors, centred=centred)
-    with exact_arithmetic():
+    with exact_arithmetic(), warnings.catch_warnings():
+        # PyMC's notice about its own option name, printed to every user of every fit
+        warnings.filterwarnings("ignore", message=".*nuts_sampler_kwargs", category=FutureWarning)
         tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                          random_seed=settings.seed, model=model, progressbar=settings.progress,
                          compute_convergence_checks=False, **sampler_options(settings, centred))

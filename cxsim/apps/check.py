@@ -29,6 +29,7 @@ from cxsim.apps.common import (
     fail,
     heartbeat_of,
     progress_of,
+    quiet_sampler,
     run_dir,
     user_errors,
 )
@@ -95,7 +96,7 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
     print(f"cxsim-check: fitting {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "
           f"{settings.draws} draws")
-    with heartbeat_of(cfg, "cxsim-check: sampling"):
+    with heartbeat_of(cfg, "cxsim-check: sampling"), quiet_sampler():
         tree, prep, anchor = sample(data, settings)
     summary = summarise(tree, data, prep, anchor, settings)
     summary["data_hash"] = doc["data_hash"]

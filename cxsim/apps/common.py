@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # misspelt key are answered before they load.
 
 __all__ = ["bars_of", "console_script", "fail", "heartbeat_of", "job_seed", "progress_of",
-           "run_dir",
+           "quiet_sampler", "run_dir",
            "task_started",
            "user_errors", "write_parquet"]
 
@@ -135,6 +135,18 @@ def heartbeat_of(cfg: Any, desc: str) -> Any:
     from cxsim.progress import Heartbeat
 
     return Heartbeat(desc, enabled=progress_of(cfg) and not sys.stderr.isatty())
+
+
+@contextmanager
+def quiet_sampler() -> Iterator[None]:
+    """Without PyMC's notice about its own option names (``nuts_sampler_kwargs``), printed to
+    every user of every fit and about nothing they can change."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*nuts_sampler_kwargs",
+                                category=FutureWarning)
+        yield
 
 
 def run_dir() -> Path:

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import bars_of, console_script, fail, heartbeat_of, run_dir, user_errors
+from cxsim.apps.common import (
+    bars_of,
+    console_script,
+    fail,
+    heartbeat_of,
+    quiet_sampler,
+    run_dir,
+    user_errors,
+)
 from cxsim.fileio import write_json
 from cxsim.spec.config import to_typed
 
@@ -33,7 +41,7 @@ def _loud(summary: dict) -> None:
         print(f"  - {check}", file=sys.stderr)
     from cxsim.calibrate.diagnostics import advice
 
-    target = summary.get("target_accept_used")
+    target = summary.get("settings", {}).get("target_accept")  # None: the model chose it
     for tip in advice(summary["failed_checks"], target):
         print(f"  {tip}", file=sys.stderr)
     print(bar, file=sys.stderr)
@@ -62,7 +70,7 @@ def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes, {int(data.surveys['answered'].sum())} answers)")
     with heartbeat_of(cfg, f"cxsim-fit: sampling {settings.chains} chains x {settings.draws} "
-                      f"draws (+{settings.tune} tuning)"):
+                      f"draws (+{settings.tune} tuning)"), quiet_sampler():
         tree, summary = fit_micro(data, settings)
     summary["data_hash"] = store.data_hash(store.csv_files(directory))
     summary["data_dir"] = str(directory)

@@ -83,7 +83,8 @@ def advice(failed: list[str], target_accept: float | None) -> list[str]:
     """
     tips = []
     if any("divergent" in f for f in failed):
-        now = "chosen by the model" if target_accept is None else f"{target_accept:g}"
+        now = ("chosen by the model's geometry, 0.8 or 0.9" if target_accept is None
+               else f"{target_accept:g}")
         nxt = 0.95 if target_accept is None or target_accept < 0.95 else 0.99
         tips.append(f"divergences: raise sampler.target_accept (it was {now}; try "
                     f"sampler.target_accept={nxt}); if they persist, the model's geometry is "

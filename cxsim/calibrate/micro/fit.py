@@ -122,9 +122,7 @@ def sample(data: ObservedData, settings: FitSettings) -> tuple[Any, Prepared, st
     anchor = anchor_of(data, settings)
     centred = centred_churn(prep, settings.priors)
     model = build_model(prep, anchor, settings.anchor_base, settings.priors, centred=centred)
-    with exact_arithmetic(), warnings.catch_warnings():
-        # PyMC's notice about its own option name, printed to every user of every fit
-        warnings.filterwarnings("ignore", message=".*nuts_sampler_kwargs", category=FutureWarning)
+    with exact_arithmetic():
         tree = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
                          random_seed=settings.seed, model=model, progressbar=settings.progress,
                          compute_convergence_checks=False, **sampler_options(settings, centred))
@@ -159,9 +157,6 @@ def summarise(tree: Any, data: ObservedData, prep: Prepared, anchor: str,
         "data": {"customers": prep.n_customers, "episodes": int(prep.steps.size),
                  "surveys_answered": raw["responses"]},
         "settings": {k: v for k, v in asdict(settings).items() if k != "priors"},
-        # what the sampler was run with (settings.target_accept None: the model chose it)
-        "target_accept_used": sampler_options(
-            settings, centred_churn(prep, settings.priors))["target_accept"],
         "priors": asdict(settings.priors),
         "model_hash": settings.model_hash(),
     }

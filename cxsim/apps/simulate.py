@@ -129,7 +129,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.experience_log:
         write_parquet(out / "episodes.parquet", result.episodes)
     write_json(out / "metrics.json", metrics)
-    print_metrics(metrics, out)
+    print_metrics(metrics, out, str(cfg.currency))
     if cfg.figures and job.num is None:  # a sweep's jobs are read as a table, not one by one
         from cxsim.plots import simulate as plots
 

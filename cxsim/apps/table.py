@@ -54,7 +54,7 @@ def occupancy_warnings(m: dict) -> list[str]:
     return notes
 
 
-def print_metrics(m: dict, out: Path) -> None:
+def print_metrics(m: dict, out: Path, currency: str = "") -> None:
     """Headline queue figures, then one line per channel, then needs."""
     reps = m["replications"]
     print(
@@ -78,7 +78,8 @@ def print_metrics(m: dict, out: Path) -> None:
               f"CES {_with_ci(m, 'ces')}, "
               f"response rate {_with_ci(m, 'survey_response_rate')}")
         print(f"             retention {_with_ci(m, 'retention')}, churn "
-              f"{_with_ci(m, 'churn_rate')}/month, LTV {_with_ci(m, 'ltv')}")
+              f"{_with_ci(m, 'churn_rate')}/month, LTV {_with_ci(m, 'ltv')}"
+              + (f" {currency} per customer" if currency else ""))
     n = m["needs"]
     print(
         f"  needs: {_fmt(n, 'needs')} per replication, resolved "

@@ -13,6 +13,7 @@ True
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -31,6 +32,8 @@ class Progress:
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, leave=False, file=self.stream)
+        elif enabled:  # a log: say at once what is starting, not only after every_s
+            print(f"{desc}: 0/{total} {unit}s", file=self.stream, flush=True)
 
     def update(self, n: int = 1) -> None:
         if not self.enabled:
@@ -55,3 +58,46 @@ class Progress:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Heartbeat:
+    """For work that reports no steps (a sampler whose own bar is off, as it is off a
+    terminal): a line ``desc: N s`` every ``every_s`` seconds from a background thread, one at
+    the start and one at the end. Does nothing unless ``enabled``.
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> with Heartbeat("sampling", stream=out, every_s=0.05):
+    ...     time.sleep(0.12)
+    >>> lines = out.getvalue().splitlines()
+    >>> lines[0], lines[-1].startswith("sampling: done in"), len(lines) >= 3
+    ('sampling: started', True, True)
+    """
+
+    def __init__(self, desc: str, enabled: bool = True, every_s: float = 30.0,
+                 stream: TextIO | None = None) -> None:
+        self.desc, self.enabled, self.every_s = desc, enabled, every_s
+        self.stream = stream or sys.stderr
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _beat(self) -> None:
+        t0 = time.perf_counter()
+        while not self._stop.wait(self.every_s):
+            print(f"{self.desc}: {time.perf_counter() - t0:.0f} s", file=self.stream,
+                  flush=True)
+
+    def __enter__(self) -> Heartbeat:
+        if self.enabled:
+            self._t0 = time.perf_counter()
+            print(f"{self.desc}: started", file=self.stream, flush=True)
+            self._thread = threading.Thread(target=self._beat, daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            print(f"{self.desc}: done in {time.perf_counter() - self._t0:.0f} s",
+                  file=self.stream, flush=True)

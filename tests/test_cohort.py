@@ -116,7 +116,8 @@ def test_published_estimates_inside_hdi(bayes, counts):
 def test_summary_is_json_ready(bayes, counts):
     text = json.dumps(bayes, allow_nan=False)
     assert json.loads(text)["settings"]["draws"] == 2000
-    assert set(bayes["diagnostics"]) == {"max_rhat", "min_ess_bulk", "divergences"}
+    assert set(bayes["diagnostics"]) == {"max_rhat", "min_ess_bulk", "divergences",
+                                         "divergences_allowed"}
     proj = bayes["projection"]["regular"]
     assert proj["period"] == list(range(13)) and proj["retention_rate"][0] is None
     assert proj["surviving_observed"][:8] == [float(x) for x in counts["regular"][:8]]

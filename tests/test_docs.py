@@ -35,8 +35,10 @@ def console_examples() -> list[tuple[str, str, str]]:
                          ids=lambda x: x if len(x) < 60 else x[:60])
 def test_console_example(doc, command, expected, tmp_path):
     app, *args = shlex.split(command)
+    # a relative run directory, as the docs show it, lands in tmp_path (the cwd)
+    run_dir = next((a.split("=", 1)[1] for a in args if a.startswith("hydra.run.dir=")), ".")
     args = [a for a in args if not a.startswith("hydra.run.dir=")]
-    done = run_app(app, *args, out=tmp_path, cwd=tmp_path, timeout=600)
+    done = run_app(app, *args, out=Path(run_dir), cwd=tmp_path, timeout=600)
     if "-m" in args:  # a sweep: its jobs and sweep.csv land under hydra.sweep.dir, in tmp_path
         assert done.returncode == 0, done.stderr
         assert list(tmp_path.rglob("sweep.csv"))
@@ -48,5 +50,5 @@ def test_console_example(doc, command, expected, tmp_path):
         assert "Traceback" not in done.stderr
     else:
         assert done.returncode == 0, done.stderr
-        assert (tmp_path / WRITES[app]).exists()
+        assert (tmp_path / run_dir / WRITES[app]).exists()
         assert expected in done.stdout

@@ -30,7 +30,8 @@ def test_fit_writes_summary_posterior_and_plots(short_fit: Path):
     assert set(summary["parameters"]) - {"churn_mu", "churn_between"} <= set(truth)
     for value in summary["parameters"].values():
         assert value["hdi_low"] <= value["mean"] <= value["hdi_high"] and value["sd"] > 0
-    assert set(summary["diagnostics"]) == {"max_rhat", "min_ess_bulk", "divergences"}
+    assert set(summary["diagnostics"]) == {"max_rhat", "min_ess_bulk", "divergences",
+                                           "divergences_allowed"}
     for name in ("nps", "ces", "csat"):
         pop = summary["population"][name]
         assert pop["hdi_low"] <= pop["mean"] <= pop["hdi_high"]
@@ -45,7 +46,8 @@ def test_fit_writes_summary_posterior_and_plots(short_fit: Path):
 def test_a_short_fit_is_never_reported_as_fine(short_fit: Path):
     summary = json.loads((short_fit / "summary.json").read_text())
     d = summary["diagnostics"]
-    failing = d["max_rhat"] > 1.01 or d["min_ess_bulk"] < 400 or d["divergences"] > 0
+    failing = (d["max_rhat"] > 1.01 or d["min_ess_bulk"] < 200
+               or d["divergences"] > d["divergences_allowed"])  # the rule at 2 chains
     assert failing  # 2 x 150 draws cannot reach a bulk ESS of 400 on every parameter
     assert summary["fit_for_forecasting"] is False and summary["failed_checks"]
     import arviz as az

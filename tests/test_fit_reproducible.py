@@ -94,6 +94,7 @@ def test_diagnostics_no_parameter_yields_are_null_and_fail() -> None:
     draws[0, 3] = np.nan
     stats = xr.Dataset({"diverging": (("chain", "draw"), np.zeros((2, 50), bool))})
     figures, failed = diagnose(xr.Dataset({"a": (("chain", "draw"), draws)}), stats)
-    assert figures == {"max_rhat": None, "min_ess_bulk": None, "divergences": 0}
+    assert figures == {"max_rhat": None, "min_ess_bulk": None, "divergences": 0,
+                       "divergences_allowed": 0}
     assert failed == ["R-hat not computable for any parameter (constant or non-finite draws)",
                       "bulk ESS not computable for any parameter (non-finite draws)"]

@@ -29,7 +29,9 @@ from cxsim.apps.common import (
     console_script,
     data_dir,
     fail,
+    heartbeat_of,
     progress_of,
+    quiet_sampler,
     run_dir,
     start,
     user_errors,
@@ -112,7 +114,8 @@ def run_check(cfg: DictConfig, out: Path, progress: bool) -> int:
           f"{len(data.episodes)} episodes), seed {settings.seed}, {settings.chains} chains x "
           f"{settings.draws} draws")
     start(out, ("report.json", "report.txt", "summary.json"))
-    tree, prep, anchor = sample(data, settings)
+    with heartbeat_of(cfg, "cxsim-check: sampling"), quiet_sampler():
+        tree, prep, anchor = sample(data, settings)
     summary = summarise(tree, data, prep, anchor, settings)
     summary["data_hash"] = doc["data_hash"]
     write_json(out / "summary.json", summary)
@@ -213,7 +216,22 @@ def task(cfg: DictConfig) -> None:
         raise SystemExit(code)
 
 
-main = console_script("check", task)
+HELP = """\
+cxsim-check: calibration regression checks for CI - fit the reference data with fixed seeds
+and run the gates (R-hat, ESS, divergences, recovery, drift against a baseline, posterior
+predictive checks); exit 0 when all pass, 1 when one fails, 2 on bad input. mode=sbc runs
+simulation-based calibration.
+
+Main keys (key=value; configs/check.yaml):
+  baseline=FILE  update_baseline=true    compare with (or rewrite) a committed baseline
+  data.dir=DIR  sampler.draws=2000  sampler.target_accept=0.95  gates.NAME=V
+  mode=sbc n_sims=200                    simulation-based calibration (sbc.*)
+
+Example:
+  cxsim-check baseline=check/baseline.json hydra.run.dir=outputs/check
+"""
+
+main = console_script("check", task, HELP)
 
 if __name__ == "__main__":
     main()

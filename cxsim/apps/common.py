@@ -8,20 +8,22 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import hydra
-import numpy as np
-import pandas as pd
 from omegaconf import DictConfig
 
-from cxsim.data import DataError
 from cxsim.fileio import RunDirBusy, atomic_write, begin_run, lock_run
 from cxsim.spec import SpecError, config_dir
-from cxsim.spec.config import to_typed
+from cxsim.spec.config import SCHEMAS, to_typed, unknown_override
 
-__all__ = ["bars_of", "console_script", "fail", "job_seed", "progress_of", "run_dir",
-           "bundled_or", "data_dir", "start", "with_lock",
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy, pandas, the data room and Hydra are imported where used: `cxsim-APP --help` and a
+# misspelt key are answered before they load.
+
+__all__ = ["bars_of", "console_script", "fail", "heartbeat_of", "job_seed", "progress_of",
+           "quiet_sampler", "run_dir", "bundled_or", "data_dir", "start", "with_lock",
            "task_started",
            "user_errors", "write_parquet"]
 
@@ -39,6 +41,8 @@ def fail(message: str) -> NoReturn:
 def user_errors(prefix: str = "") -> Iterator[None]:
     """Turn the rooms' errors of bad input - a scenario or config (SpecError), a data file
     (DataError), a missing file - into :func:`fail`: one line, exit code 2."""
+    from cxsim.data import DataError
+
     try:
         yield
     except (DataError, SpecError) as e:
@@ -53,12 +57,40 @@ def task_started() -> None:
     _started = True
 
 
-def console_script(config_name: str, task: Callable[[DictConfig], Any]) -> Callable[[], None]:
+def _group_names() -> set[str]:
+    return {p.name for p in config_dir().iterdir() if p.is_dir()} | {"hydra"}
+
+
+def check_overrides(config_name: str, args: list[str]) -> None:
+    """Refuse (exit 2, with "did you mean") an override whose key names no field of the app's
+    schema, in the words typed, before Hydra composes anything. Keys added with ``+``, removed
+    with ``~``, config groups (``study=NAME``) and ``hydra.*`` are left to Hydra and
+    :func:`cxsim.spec.config.to_typed`."""
+    schema = SCHEMAS.get(config_name)
+    if schema is None:
+        return
+    groups = _group_names()
+    for arg in args:
+        if arg.startswith(("-", "+", "~")) or "=" not in arg:
+            continue
+        key, value = arg.split("=", 1)
+        if key.split(".", 1)[0] in groups and ("." not in key or key.startswith("hydra.")):
+            continue
+        why = unknown_override(schema, key)
+        if why is not None:
+            why = why.replace(": no such key", f" = {value}: no such key", 1)
+            fail(f"{why}; cxsim-{config_name} --help lists the main keys")
+
+
+def console_script(config_name: str, task: Callable[[DictConfig], Any],
+                   help_text: str = "") -> Callable[[], None]:
     """The console-script entry point of an app: Hydra composes ``configs/<config_name>.yaml``
     with the command line and calls ``task(cfg)`` (in a sweep, once per job; its return value
     goes to the sweeper). Hydra's own exit on a bad config or override (code 1, before the
     task starts) becomes exit code 2, and so does a key added with ``+`` that the app's schema
-    lacks (:func:`cxsim.spec.config.to_typed`)."""
+    lacks (:func:`cxsim.spec.config.to_typed`). ``--help`` prints ``help_text`` (what the
+    app does, its main keys, an example) without composing anything."""
+    import hydra
 
     @hydra.main(config_path=str(config_dir()), config_name=config_name, version_base="1.3")
     @functools.wraps(task)  # Hydra names the job after the task's module
@@ -69,6 +101,13 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any]) -> Calla
         return task(cfg)
 
     def main() -> None:
+        args = sys.argv[1:]
+        if help_text and ("--help" in args or "-h" in args):
+            print(help_text.strip() + "\n\nEvery scenario key is an override (key=value): "
+                  f"cxsim-{config_name} --cfg job prints the whole config, --hydra-help "
+                  "Hydra's options.")
+            return
+        check_overrides(config_name, args)
         try:
             hydra_main()
         except SystemExit as e:
@@ -128,6 +167,26 @@ def bars_of(cfg: Any) -> bool:
     return progress_of(cfg) and sys.stderr.isatty()
 
 
+def heartbeat_of(cfg: Any, desc: str) -> Any:
+    """Periodic lines for a long step whose own bar is off (progress asked for, stderr not a
+    terminal: CI logs, notebooks, nohup): :class:`cxsim.progress.Heartbeat`."""
+    from cxsim.progress import Heartbeat
+
+    return Heartbeat(desc, enabled=progress_of(cfg) and not sys.stderr.isatty())
+
+
+@contextmanager
+def quiet_sampler() -> Iterator[None]:
+    """Without PyMC's notice about its own option names (``nuts_sampler_kwargs``), printed to
+    every user of every fit and about nothing they can change."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*nuts_sampler_kwargs",
+                                category=FutureWarning)
+        yield
+
+
 def run_dir() -> Path:
     """The Hydra run (or sweep job) directory, created if needed."""
     from hydra.core.hydra_config import HydraConfig
@@ -154,4 +213,6 @@ def job_seed(base_seed: int, job_num: int) -> int:
     >>> job_seed(20261122, 0) == job_seed(20261122, 0)
     True
     """
+    import numpy as np
+
     return int(np.random.SeedSequence(base_seed, spawn_key=(job_num,)).generate_state(1)[0])

@@ -23,6 +23,8 @@ from cxsim.apps.common import (
     console_script,
     data_dir,
     fail,
+    heartbeat_of,
+    quiet_sampler,
     run_dir,
     start,
     user_errors,
@@ -30,7 +32,7 @@ from cxsim.apps.common import (
 from cxsim.fileio import finish_run, write_json
 from cxsim.spec.config import to_typed
 
-OUTPUTS = ("summary.json", "posterior.nc", "*.png")  # what a fit (re)writes
+OUTPUTS = ("summary.json", "posterior.nc", "projection.csv", "*.png")  # what a fit (re)writes
 
 
 def _loud(summary: dict) -> None:
@@ -42,8 +44,12 @@ def _loud(summary: dict) -> None:
           file=sys.stderr)
     for check in summary["failed_checks"]:
         print(f"  - {check}", file=sys.stderr)
-    print(f"Sample longer (sampler.draws, sampler.tune) or check the model.\n{bar}",
-          file=sys.stderr)
+    from cxsim.calibrate.diagnostics import advice
+
+    target = summary.get("settings", {}).get("target_accept")  # None: the model chose it
+    for tip in advice(summary["failed_checks"], target):
+        print(f"  {tip}", file=sys.stderr)
+    print(bar, file=sys.stderr)
 
 
 def _save(tree, out: Path, cfg: DictConfig, model: str, summary: dict) -> None:
@@ -71,7 +77,9 @@ def run_micro(cfg: DictConfig, out: Path, progress: bool) -> dict:
     start(out, OUTPUTS)
     print(f"cxsim-fit: micro-data model on {directory} ({len(data.customers)} customers, "
           f"{len(data.episodes)} episodes, {int(data.surveys['answered'].sum())} answers)")
-    tree, summary = fit_micro(data, settings)
+    with heartbeat_of(cfg, f"cxsim-fit: sampling {settings.chains} chains x {settings.draws} "
+                      f"draws (+{settings.tune} tuning)"), quiet_sampler():
+        tree, summary = fit_micro(data, settings)
     summary["data_hash"] = store.data_hash(store.csv_files(directory))
     summary["data_dir"] = str(directory)
     _save(tree, out, cfg, "micro", summary)
@@ -94,17 +102,38 @@ def run_cohort(cfg: DictConfig, out: Path, progress: bool) -> dict:
                       "fit")
     frame = load_cohorts(path)
     start(out, OUTPUTS)
-    tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains, cfg.sampler.seed,
-                            tune=cfg.sampler.tune, progressbar=progress)
+    with heartbeat_of(cfg, "cxsim-fit: sampling the cohort model"):
+        tree = sample_posterior(frame, cfg.sampler.draws, cfg.sampler.chains,
+                                cfg.sampler.seed, tune=cfg.sampler.tune, progressbar=progress,
+                                target_accept=cfg.sampler.target_accept)
     summary = summarize(frame, tree, int(cfg.forecast_periods),
                         discount_rate=float(cfg.discount_rate))
     summary["model_hash"] = store.identity_of_config("cohort", {})
     summary["data_hash"] = store.data_hash([path])
     _save(tree, out, cfg, "cohort", summary)
+    _projection_table(summary, out / "projection.csv")
+    from cxsim.plots import calibrate as plots
+
+    plots.cohort_projection(summary, out / "cohort_projection.png")
     for name, value in summary["parameters"].items():
         print(f"  {name:>20}: {value['mean']:.3f} [{value['hdi_low']:.3f}, "
               f"{value['hdi_high']:.3f}], MLE {value['map']:.3f}")
+    print(f"  projection: {out / 'projection.csv'}, {out / 'cohort_projection.png'}")
     return summary
+
+
+def _projection_table(summary: dict, path: Path) -> None:
+    """``projection.csv``: each cohort's observed and projected survivors, period by period."""
+    import pandas as pd
+
+    from cxsim.fileio import atomic_write
+
+    keys = ("surviving_observed", "surviving_mean", "surviving_low", "surviving_high",
+            "retention_rate")
+    rows = [{"cohort": name, "period": t, **{k: p[k][i] if i < len(p[k]) else None
+                                              for k in keys}}
+            for name, p in summary["projection"].items() for i, t in enumerate(p["period"])]
+    atomic_write(path, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
 
 
 def run(cfg: DictConfig) -> dict:
@@ -123,7 +152,23 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-main = console_script("fit", run)
+HELP = """\
+cxsim-fit: learn the behaviour parameters (how customers feel, answer surveys and leave) from
+observed data with PyMC, and write summary.json, posterior.nc (for cxsim-whatif) and figures.
+A fit that fails its diagnostics (docs/calibrate.md) is marked not fit for forecasting.
+
+Main keys (key=value; configs/fit.yaml):
+  data.dir=DIR                 an observed-data directory (cxsim-simulate export_observed=true)
+  model=cohort data.path=CSV   the sBG retention model on cohort counts instead
+  sampler.draws=1000 sampler.tune=1000 sampler.chains=4 sampler.seed=1
+  sampler.target_accept=0.95   a smaller step when the fit reports divergences
+  priors.NAME=V  anchor.segment=NAME  progress=false  hydra.run.dir=DIR
+
+Example:
+  cxsim-fit data.dir=outputs/observed/observed hydra.run.dir=outputs/fit
+"""
+
+main = console_script("fit", run, HELP)
 
 if __name__ == "__main__":
     main()

@@ -38,7 +38,8 @@ from cxsim.spec import load_scenario
 
 # Config keys that change neither the numbers nor the files a job writes.
 UNHASHED = ("progress", "resume")
-OUTPUTS = ("metrics.json", "episodes.parquet", "observed")  # what a run (re)writes
+# What a run (re)writes.
+OUTPUTS = ("metrics.json", "episodes.parquet", "contacts.csv", "observed", "*.png")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,8 +143,14 @@ def run(cfg: DictConfig) -> dict:
     if cfg.experience_log:
         write_parquet(out / "episodes.parquet", result.episodes)
     write_json(out / "metrics.json", metrics)
+    print_metrics(metrics, out, str(cfg.currency))
+    if cfg.figures and job.num is None:  # a sweep's jobs are read as a table, not one by one
+        from cxsim.plots import simulate as plots
+
+        plots.by_hour(metrics, out / "queues_by_hour.png")
+        plots.journey_map(scenario, out / "journey_map.png")
+        print(f"  figures: {out / 'queues_by_hour.png'}, {out / 'journey_map.png'}")
     finish_run(out)  # last: only now does the job look finished
-    print_metrics(metrics, out)
     return metrics
 
 
@@ -153,7 +160,27 @@ def task(cfg: DictConfig) -> float | None:
     return None if cfg.objective is None else float(metrics["objective"])
 
 
-main = console_script("simulate", task)
+HELP = """\
+cxsim-simulate: simulate customers travelling across channels (web, app, chatbot, chat,
+phone, e-mail, social, store) and write the run's metrics (metrics.json), a table on the
+terminal and figures (service level, ASA and abandonment by hour per channel; the journey map).
+
+Main keys (key=value; the scenario is configs/simulate.yaml):
+  horizon=91  warmup=2  replications=3  seed=N       days simulated, left out, runs
+  population.customers=40000                         customers at the start
+  population.staffed_for=40000                       scale every shift's agents with customers
+  touchpoints.NAME.KEY=V                             e.g. touchpoints.chatbot.containment=0.6
+  experiment=erlang queue.agents=12 queue.arrival_rate=10    one Erlang queue
+  export_observed=true                               also a CRM-like export (observed/)
+  experience_log=true  figures=false  progress=false
+  hydra.run.dir=DIR                                  where the files go
+  -m sweep=staffing cluster=local                    a sweep (docs/sweeps.md)
+
+Example:
+  cxsim-simulate horizon=7 replications=2 hydra.run.dir=outputs/week
+"""
+
+main = console_script("simulate", task, HELP)
 
 
 if __name__ == "__main__":

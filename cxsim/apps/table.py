@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from cxsim.metrics import KPIS
@@ -24,7 +25,36 @@ CHANNEL_COLUMNS = (("volume", "volume", 9), ("SL", "service_level", 8), ("ASA mi
                    ("occup.", "occupancy", 8), ("contain.", "containment", 10))
 
 
-def print_metrics(m: dict, out: Path) -> None:
+# Outside this band a queue's figures describe no real contact centre: nearly idle agents (no
+# waiting in the data) or a queue that grows without bound.
+OCCUPANCY_BAND = (0.05, 0.98)
+
+
+def occupancy_warnings(m: dict) -> list[str]:
+    """One warning per touchpoint whose occupancy lies outside :data:`OCCUPANCY_BAND`.
+
+    >>> occupancy_warnings({"touchpoints": {"phone": {"occupancy": 0.017},
+    ...                                     "chat": {"occupancy": 0.5}}})[0][:46]
+    'touchpoints.phone: occupancy 1.7% (under 5%): '
+    """
+    low, high = OCCUPANCY_BAND
+    notes = []
+    for name, t in m.get("touchpoints", {}).items():
+        occ = t.get("occupancy")
+        if occ is None:
+            continue
+        if occ < low:
+            notes.append(f"touchpoints.{name}: occupancy {occ:.1%} (under {low:.0%}): its "
+                         "agents are nearly idle and customers hardly wait (full-size shifts "
+                         "for a small population? population.staffed_for scales them; a "
+                         "shift keeps at least one agent)")
+        elif occ > high:
+            notes.append(f"touchpoints.{name}: occupancy {occ:.1%} (over {high:.0%}): the "
+                         "queue cannot keep up; add agents to its shifts")
+    return notes
+
+
+def print_metrics(m: dict, out: Path, currency: str = "") -> None:
     """Headline queue figures, then one line per channel, then needs."""
     reps = m["replications"]
     print(
@@ -48,7 +78,8 @@ def print_metrics(m: dict, out: Path) -> None:
               f"CES {_with_ci(m, 'ces')}, "
               f"response rate {_with_ci(m, 'survey_response_rate')}")
         print(f"             retention {_with_ci(m, 'retention')}, churn "
-              f"{_with_ci(m, 'churn_rate')}/month, LTV {_with_ci(m, 'ltv')}")
+              f"{_with_ci(m, 'churn_rate')}/month, LTV {_with_ci(m, 'ltv')}"
+              + (f" {currency} per customer" if currency else ""))
     n = m["needs"]
     print(
         f"  needs: {_fmt(n, 'needs')} per replication, resolved "
@@ -56,4 +87,6 @@ def print_metrics(m: dict, out: Path) -> None:
         f"gave up {_fmt(n, 'gave_up_rate')}, repeats/need "
         f"{_fmt(n, 'repeats_per_need')}, switches/need {_fmt(n, 'switches_per_need')}"
     )
+    for note in occupancy_warnings(m):
+        print(f"cxsim: WARNING: {note}", file=sys.stderr)
     print(f"  written to {out / 'metrics.json'}\n")

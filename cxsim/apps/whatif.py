@@ -47,30 +47,60 @@ def _draws(cfg: DictConfig, study):
     return draws, {"posterior": str(post.path), "posterior_model_hash": post.model_hash}
 
 
-def _print(doc: dict, out: Path) -> None:
+def _delta(m: str, x: float | None) -> str:
+    from cxsim.metrics import KPIS
+
+    if x is None:
+        return "n/a"
+    k = KPIS[m]
+    return f"{100 * x:+.2f} pp" if k.percent else f"{x:+.{k.digits}f}"
+
+
+def _print(doc: dict, out: Path, currency: str) -> None:
+    """Per scenario, each shown metric: the baseline, the change with its 90% interval and
+    P(improvement) ("unchanged" when no draw moved it), then the Monte Carlo warnings."""
+    from cxsim.metrics import KPIS, unit_text
+
     base = doc["baseline"]
-    names = list(doc["scenarios"])
-    print(f"\nwhat-if ({doc['behaviour']} behaviour, {doc['draws']} draws; 90% intervals)")
-    print(f"{'':>16} {'baseline':>12}" + "".join(f" {n[:26]:>28}" for n in names))
-    for m in SHOWN:
-        b = base[m]
-        row = f"{m:>16} {_fmt(b['mean']):>12}"
-        for n in names:
-            d = doc["scenarios"][n][m]
-            cell = f"{_fmt(d['delta_mean'], True)} (P+ {d['p_improve']:.2f})"
-            row += f" {cell:>28}"
-        print(row)
-    print(f"headline: {doc['headline']}; written to {out / 'whatif.json'}")
+    print(f"\nwhat-if ({doc['behaviour']} behaviour, {doc['draws']} draws): each change "
+          "against the baseline, mean [90% interval], P(improvement)")
+    warnings = []
+    for name, figures in doc["scenarios"].items():
+        print(f"\n  {name}")
+        for m in SHOWN:
+            d, k = figures[m], KPIS[m]
+            label = f"{k.label} ({unit_text(m, currency)})"
+            if d["unchanged"]:
+                change, p = "0 (unchanged in every draw)", ""
+            else:
+                change = (f"{_delta(m, d['delta_mean'])} [{_delta(m, d['delta_low'])}, "
+                          f"{_delta(m, d['delta_high'])}]")
+                p = "" if d["p_improve"] is None else f"P+ {d['p_improve']:.2f}"
+            line = f"    {label[:52]:<52} {k.format(base[m]['mean']):>9}  {change:<34} {p}"
+            print(line.rstrip())
+            if d["mc_warning"] and m in SHOWN:
+                warnings.append(f"{name}, {m}: {d['mc_warning']}")
+    for w in warnings:
+        print(f"cxsim-whatif: WARNING: {w}", file=sys.stderr)
+    if "drivers" in doc:
+        print("\nlevers ranked by their effect on lifetime value per customer "
+              f"({currency}; each moved down and up by {doc['driver_step']:.0%}):")
+        for row in doc["drivers"]:
+            print(f"    {row['lever']:<40} down {_fmt(row['down_mean'], True):>9}   "
+                  f"up {_fmt(row['up_mean'], True):>9}")
+    where = out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out
+    print(f"\nheadline: {doc['headline']}; written to {where / 'whatif.json'} and "
+          f"{where / 'whatif.csv'}")
 
 
 def _fmt(x: float | None, sign: bool = False) -> str:
-    if x is None:
+    if x is None or x != x:  # NaN: a lever move the scenario refused
         return "n/a"
     return f"{x:+.4g}" if sign else f"{x:.4g}"
 
 
 def run(cfg: DictConfig) -> dict:
-    from cxsim.forecast.run import run_study, summarise
+    from cxsim.forecast.run import run_study, summarise, table
     from cxsim.forecast.study import load_study
     from cxsim.plots import whatif as plots
 
@@ -80,7 +110,7 @@ def run(cfg: DictConfig) -> dict:
     if cfg.draws < 1:
         fail(f"draws = {cfg.draws}: must be at least 1")
     out = run_dir()
-    start(out, ("whatif.nc", "whatif.json", "drivers.csv", "*.png"))
+    start(out, ("whatif.nc", "whatif.json", "whatif.csv", "drivers.csv", "*.png"))
     progress = progress_of(cfg)
     scenarios = ", ".join(["baseline", *study.scenarios])
     print(f"cxsim-whatif: {scenarios}; {study.baseline.population.customers} customers, "
@@ -96,23 +126,44 @@ def run(cfg: DictConfig) -> dict:
     if cfg.drivers:
         from cxsim.forecast.drivers import driver_table
 
-        table = driver_table(study.baseline, draws, float(cfg.driver_step), progress)
-        atomic_write(out / "drivers.csv", lambda tmp: table.to_csv(tmp, index=False))
-        plots.tornado(table, out / "drivers.png")
-        doc["drivers"] = table.to_dict(orient="records")
+        drivers = driver_table(study.baseline, draws, float(cfg.driver_step), progress)
+        atomic_write(out / "drivers.csv", lambda tmp: drivers.to_csv(tmp, index=False))
+        plots.tornado(drivers, out / "drivers.png", step=float(cfg.driver_step),
+                      currency=str(cfg.currency))
+        doc["drivers"] = drivers.to_dict(orient="records")
+        doc["driver_step"] = float(cfg.driver_step)
     write_json(out / "whatif.json", doc)
-    plots.forest(ds, out / "deltas.png")
+    frame = table(doc)
+    atomic_write(out / "whatif.csv", lambda tmp: frame.to_csv(tmp, index=False))
+    plots.forest(ds, out / "deltas.png", currency=str(cfg.currency))
     plots.retention_curves(ds, out / "retention.png")
     plots.answer_distributions(ds, out / "answers.png")
     for name, episodes in logs.items():
         plots.journey_flow(episodes, out / f"flow_{name}.png", title=f"Where customers go: "
-                           f"{name} (replication 0)")
+                           f"{name.replace('_', ' ')} (replication 0)")
     finish_run(out)  # last: only now does the run look finished
-    _print(doc, out)
+    _print(doc, out, str(cfg.currency))
     return doc
 
 
-main = console_script("whatif", run)
+HELP = """\
+cxsim-whatif: compare a study's scenarios (experiments/NAME.yaml) with its baseline on NPS,
+CES, CSAT, retention, value, staff cost and waits, under the draws of a fitted posterior:
+each change's mean, 90% interval and probability of improvement (whatif.json, whatif.csv,
+figures).
+
+Main keys (key=value; configs/whatif.yaml and the scenario of cxsim-simulate):
+  study=NAME                   bot_containment, chat_24_7, evening_agents, simpler_returns,
+                               single_customer_view (or a study of your own: docs/whatif.md)
+  posterior=outputs/fit/posterior.nc draws=200     the fit to propagate (none: the scenario's)
+  drivers=true driver_step=0.2 also rank the levers that move lifetime value
+  currency=EUR  population.customers=N  replications=N  progress=false  hydra.run.dir=DIR
+
+Example:
+  cxsim-whatif study=single_customer_view posterior=outputs/fit/posterior.nc draws=200
+"""
+
+main = console_script("whatif", run, HELP)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import expit
 
 from cxsim import metrics, outcomes
+from cxsim.calibrate.diagnostics import allowed_divergences
 from cxsim.calibrate.micro.draws import POPULATION_DRAWS, DrawModel, parameter_draws, subsample
 from cxsim.calibrate.micro.prepare import Prepared
 from cxsim.spec.config import Thresholds
@@ -93,7 +94,7 @@ def diagnostics_gates(tree: Any, names: list[str], t: Thresholds) -> list[Gate]:
         name, value = _worst(ess, largest=False)
         gates.append(Gate(label, value, ">=", min_ess, value >= min_ess, f"worst: {name}"))
     div = int(stats["diverging"].sum())
-    allowed = int(np.floor(t.max_divergent_share * stats["diverging"].size))
+    allowed = allowed_divergences(int(stats["diverging"].size), t.max_divergent_share)
     gates.append(Gate("divergences", div, "<=", allowed, div <= allowed,
                       f"{t.max_divergent_share:.1%} of {stats['diverging'].size} draws"))
     if "energy" in stats:

@@ -112,6 +112,9 @@ def run_study(study: Study, draws: Draws | None, cost_per_agent_hour: float = 30
         "headline": study.headline,
         "changes": json.dumps(study.changes, default=str),
         "behaviour": "scenario" if draws is None else "posterior",
+        # draw d was simulated in replication d mod R: the spread of the replications'
+        # means is the Monte Carlo error of a change (monte_carlo)
+        "replications": int(study.baseline.replications),
     })
     return ds
 
@@ -133,14 +136,66 @@ def summarise(ds: xr.Dataset) -> dict:
         doc["scenarios"][name] = {}
         for m in ds["metric"].values.tolist():
             d = delta.sel(metric=m).values
-            better = improves(m, d) if KPIS[m].higher_is_better is not None else None
+            better = (improves(m, d) if KPIS[m].higher_is_better is not None
+                      and np.all(np.isfinite(d)) else None)  # no figure: no probability
+            se, warning = monte_carlo(d, int(ds.attrs.get("replications", 1)))
             doc["scenarios"][name][m] = {
                 "delta_mean": _num(d.mean()), "delta_low": _num(np.quantile(d, lo)),
                 "delta_high": _num(np.quantile(d, hi)),
-                "p_improve": None if better is None else _num(better.mean())}
+                "p_improve": None if better is None else _num(better.mean()),
+                # exactly no change in every draw (a lever this metric does not see)
+                "unchanged": bool(np.all(d == 0)),
+                "mc_se": _num(se), "mc_warning": warning}
     doc["retention_days"] = ds["period"].values.tolist()
     doc["diagnostics"] = {"min_weights_ess": _num(ds["weights_ess"].min())}
     return doc
+
+
+MIN_DRAWS = 20  # below this, P(improvement) moves in steps too coarse to read
+
+
+def monte_carlo(delta: np.ndarray, replications: int) -> tuple[float, str | None]:
+    """The Monte Carlo standard error of a change's mean - the spread of its means over the
+    replications (draw ``d`` ran in replication ``d mod R``) over sqrt(R) - and, when that
+    error or the number of draws is too large for the effect's size, a warning that says why.
+
+    >>> se, why = monte_carlo(np.array([1.0, -1.0, 1.2, -0.8]), 2)
+    >>> why.startswith("Monte Carlo error dominates")
+    True
+    >>> monte_carlo(np.zeros(40), 2)
+    (0.0, None)
+    """
+    d = np.asarray(delta, float)
+    if np.all(d == 0) or not np.all(np.isfinite(d)):
+        return (0.0 if np.all(d == 0) else float("nan")), None
+    means = np.array([d[r::replications].mean() for r in range(replications)
+                      if d[r::replications].size])
+    se = float(means.std(ddof=1) / np.sqrt(means.size)) if means.size > 1 else float("nan")
+    effect = abs(float(d.mean()))
+    if means.size < 2:
+        return se, ("Monte Carlo error unknown: 1 replication cannot show how much the change "
+                    "owes to chance; raise replications")
+    if 2 * se >= effect:
+        return se, (f"Monte Carlo error dominates: the replications' means disagree by "
+                    f"{se:.3g} (standard error over {means.size} replications) against a "
+                    f"change of {d.mean():+.3g}; raise replications (or population.customers)")
+    if d.size < MIN_DRAWS:
+        return se, (f"only {d.size} draws: P(improvement) moves in steps of {1 / d.size:.2f}; "
+                    "raise draws")
+    return se, None
+
+
+def table(doc: dict) -> pd.DataFrame:
+    """``whatif.csv``: one row per scenario and metric, the baseline's figure beside the
+    change's mean, 90% interval, probability of improvement and Monte Carlo warning."""
+    rows = []
+    for name, metrics in doc["scenarios"].items():
+        for m, d in metrics.items():
+            b = doc["baseline"][m]
+            rows.append({"scenario": name, "metric": m, "label": KPIS[m].label,
+                         "unit": KPIS[m].unit, "baseline_mean": b["mean"],
+                         "baseline_low": b["low"], "baseline_high": b["high"], **d})
+    return pd.DataFrame(rows)
 
 
 def _num(x: float) -> float | None:

@@ -48,8 +48,11 @@ def load_study(cfg: DictConfig) -> Study:
     baseline = load_scenario(cfg)
     block = cfg.get("whatif")
     if block is None:
-        raise SpecError("study", None, "no what-if study (no 'whatif' block): pass "
-                        "study=NAME, one of experiments/")
+        from cxsim.spec import config_dir
+
+        names = sorted(p.stem for p in (config_dir() / "study").glob("*.yaml"))
+        raise SpecError("study", None, "no what-if study given: pass study=NAME, one of "
+                        f"{', '.join(names)} (experiments/)")
     block = OmegaConf.to_container(block, resolve=True)
     if not isinstance(block, dict):
         raise SpecError("whatif", block, "must be a mapping with 'headline' and 'scenarios'")

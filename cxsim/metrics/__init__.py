@@ -17,7 +17,7 @@ Conventions (definitions in docs/domain.md, "How it is measured"):
 from cxsim.metrics.customers import churn_rate, ltv, retention_curve
 from cxsim.metrics.intervals import HDI_PROB, hdi, mean_ci, ratio_ci
 from cxsim.metrics.operations import abandonment_rate, aht, asa, fcr, mean_ttr, service_level
-from cxsim.metrics.registry import KPI, KPIS, derived, improves, register_kpi
+from cxsim.metrics.registry import KPI, KPIS, derived, improves, register_kpi, unit_text
 from cxsim.metrics.survey import (
     CES_SCALE,
     CSAT_POSITIVE_MIN,
@@ -44,5 +44,5 @@ __all__ = [
     "improves", "ltv",
     "mean_ces", "mean_ces_from_cdf", "mean_ces_from_probs", "mean_ci", "mean_ttr", "nps",
     "nps_from_cdf", "nps_from_counts", "nps_from_probs", "ratio_ci", "register_kpi",
-    "retention_curve", "service_level",
+    "retention_curve", "service_level", "unit_text",
 ]

@@ -77,6 +77,18 @@ def derived(figures: Mapping[str, Any]) -> dict[str, Any]:
             if k.of is not None and k.name not in figures and all(i in figures for i in k.inputs)}
 
 
+def unit_text(name: str, currency: str = "") -> str:
+    """KPI ``name``'s unit as a label shows it, money in ``currency``.
+
+    >>> unit_text("ltv", "EUR"), unit_text("retention"), unit_text("staffing_cost", "GBP")
+    ('EUR per customer', 'share', 'GBP')
+    """
+    unit = KPIS[name].unit
+    if currency and unit in ("per customer", "money"):
+        return currency if unit == "money" else f"{currency} {unit}"
+    return unit
+
+
 def improves(name: str, delta: ArrayLike) -> NDArray[np.bool_]:
     """Whether each change ``delta`` of KPI ``name`` is an improvement."""
     better = KPIS[name].higher_is_better

@@ -19,6 +19,21 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def stamp_failed(fig: plt.Figure, summary: dict) -> None:
+    """On a figure of a fit that failed its diagnostics, say so on its face: a red band
+    naming the failed checks, so a figure passed on without its summary cannot mislead."""
+    if summary.get("fit_for_forecasting", True):
+        return
+    import textwrap
+
+    checks = "; ".join(summary.get("failed_checks", [])) or "see summary.json"
+    width = int(11 * fig.get_figwidth())  # characters of 9-point bold per line
+    text = textwrap.fill(f"FIT FAILED ITS DIAGNOSTICS - not fit for forecasting: {checks}",
+                         width)
+    fig.text(0.5, 1.02, text, ha="center", va="bottom", color="white", fontsize=9,
+             weight="bold", bbox={"facecolor": "#c0392b", "edgecolor": "none", "pad": 4})
+
+
 def answer_distributions(summary: dict, surveys: pd.DataFrame, path: Path) -> Path:
     """NPS and CES: what respondents answered against what everyone would answer (model)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
@@ -41,6 +56,7 @@ def answer_distributions(summary: dict, surveys: pd.DataFrame, path: Path) -> Pa
         ax.set_ylabel("share of answers")
         ax.legend(fontsize=8)
     fig.suptitle("Who answers surveys: observed answers vs the bias-corrected population")
+    stamp_failed(fig, summary)
     return _save(fig, path)
 
 
@@ -57,6 +73,7 @@ def retention(summary: dict, path: Path) -> Path:
     ax.set_ylabel("share still active")
     ax.set_title("Retention: observed vs posterior predictive")
     ax.legend()
+    stamp_failed(fig, summary)
     return _save(fig, path)
 
 
@@ -75,4 +92,27 @@ def retention_link(comparison: dict, path: Path, fitted_periods: int | None = No
     ax.set_ylabel("share still active")
     ax.set_title(f"Retention vs sBG: largest gap {c['max_gap_points']:.2f} points")
     ax.legend()
+    return _save(fig, path)
+
+
+def cohort_projection(summary: dict, path: Path) -> Path:
+    """Each cohort's survivors: observed (dots) against the sBG fit's expected survivors and
+    94% HDI, projected past the data (right of the dotted line)."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colours = plt.get_cmap("tab10").colors
+    for i, (name, p) in enumerate(summary["projection"].items()):
+        c = colours[i % len(colours)]
+        ax.fill_between(p["period"], p["surviving_low"], p["surviving_high"], color=c,
+                        alpha=0.2, lw=0)
+        ax.plot(p["period"], p["surviving_mean"], color=c, label=f"{name}: sBG fit, mean")
+        seen = [v for v in p["surviving_observed"] if v is not None]
+        ax.plot(p["period"][:len(seen)], seen, "o", color=c, ms=4, label=f"{name}: observed")
+        ax.axvline(len(seen) - 1, color=c, ls=":", lw=1)
+    ax.set_xlabel("period")
+    ax.set_ylabel("customers still active")
+    ax.set_title("Cohort retention: observed, fitted and projected (band: 94% HDI; dotted: "
+                 "end of data)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    stamp_failed(fig, summary)
     return _save(fig, path)

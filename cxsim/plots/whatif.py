@@ -11,12 +11,14 @@ import xarray as xr
 
 from cxsim.metrics import KPIS, improves
 from cxsim.plots import save_png
+from cxsim.plots.style import channel_colour, money, scenario_colour
+from cxsim.plots.style import label as human
 from cxsim.spec.kinds import EPISODE_OUTCOMES, IN_SYSTEM
 
 # The figures of the forest plot, one panel each (titles and directions: cxsim.metrics.KPIS).
 FOREST = ("nps_population", "ces_population", "csat_population", "retention", "ltv",
           "mean_wait")
-COLORS = plt.get_cmap("tab10").colors
+MONEY = ("ltv", "staff_cost", "revenue")
 
 
 def _save(fig: plt.Figure, path: Path | None) -> plt.Figure:
@@ -26,9 +28,16 @@ def _save(fig: plt.Figure, path: Path | None) -> plt.Figure:
     return fig
 
 
-def forest(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
+def _title(metric: str, currency: str) -> str:
+    kpi = KPIS[metric]
+    return money(kpi.label, currency) if metric in MONEY else kpi.title
+
+
+def forest(ds: xr.Dataset, path: Path | None = None, currency: str = "") -> plt.Figure:
     """Each scenario's change against the baseline: mean and 90% interval over draws, one
-    panel per figure; green where the change is an improvement."""
+    panel per figure; green where the change is an improvement, grey where no draw moved."""
+    from matplotlib.ticker import MaxNLocator
+
     names = ds["scenario"].values.tolist()[1:]
     fig, axes = plt.subplots(2, 3, figsize=(13, 1.6 + 0.9 * len(names) * 2), squeeze=False)
     base = ds["figures"].sel(scenario="baseline")
@@ -39,13 +48,16 @@ def forest(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
             d = scale * (ds["figures"].sel(scenario=name, metric=metric)
                          - base.sel(metric=metric)).values
             lo, hi = np.quantile(d, [0.05, 0.95])
-            color = "tab:green" if improves(metric, d.mean()) else "tab:red"
+            color = ("grey" if np.all(d == 0) else
+                     "tab:green" if improves(metric, d.mean()) else "tab:red")
             ax.plot([lo, hi], [i, i], color=color, lw=3, solid_capstyle="round")
             ax.plot(d.mean(), i, "o", color="black", ms=5)
         ax.axvline(0, color="grey", lw=1, ls="--")
         ax.set_yticks(range(len(names)), names if ax in axes[:, 0] else [""] * len(names))
         ax.set_ylim(-0.6, len(names) - 0.4)
-        ax.set_title(kpi.title, fontsize=10)
+        ax.set_title(_title(metric, currency), fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(4))  # few ticks: small changes print long
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useOffset=False)
         ax.invert_yaxis()
     fig.suptitle(f"Change against the baseline (dot: mean; bar: 90% interval over "
                  f"{ds.sizes['draw']} draws)", fontsize=11)
@@ -57,13 +69,14 @@ def retention_curves(ds: xr.Dataset, path: Path | None = None) -> plt.Figure:
     """Share of customers still there after each churn check, with 90% bands per scenario."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     days = np.r_[0.0, ds["period"].values]
-    for i, name in enumerate(ds["scenario"].values.tolist()):
+    names = ds["scenario"].values.tolist()
+    for name in names:
         r = 100 * ds["retention"].sel(scenario=name).values
         r = np.concatenate([np.full((r.shape[0], 1), 100.0), r], axis=1)
         lo, hi = np.quantile(r, [0.05, 0.95], axis=0)
-        color = COLORS[i % len(COLORS)]
+        color = scenario_colour(name, names)
         ax.fill_between(days, lo, hi, color=color, alpha=0.2, lw=0)
-        ax.plot(days, r.mean(0), marker="o", color=color, label=name)
+        ax.plot(days, r.mean(0), marker="o", color=color, label=human(name))
     ax.set_xlabel("day")
     ax.set_ylabel("customers retained (%)")
     ax.set_title("Retention by scenario (band: 90% interval over draws)")
@@ -82,8 +95,8 @@ def answer_distributions(ds: xr.Dataset, path: Path | None = None) -> plt.Figure
         x = ds[var].values
         for i, name in enumerate(names):
             p = 100 * ds[f"{var}_answers"].sel(scenario=name).values
-            ax.bar(x + (i - (len(names) - 1) / 2) * width, p, width, label=name,
-                   color=COLORS[i % len(COLORS)])
+            ax.bar(x + (i - (len(names) - 1) / 2) * width, p, width, label=human(name),
+                   color=scenario_colour(name, names))
         ax.set_xticks(x)
         ax.set_xlabel(label)
         ax.set_ylabel("% of answers (everyone)")
@@ -97,22 +110,26 @@ def answer_distributions(ds: xr.Dataset, path: Path | None = None) -> plt.Figure
 
 
 def tornado(table: pd.DataFrame, path: Path | None = None, top: int = 12,
-            metric: str = "ltv") -> plt.Figure:
-    """Levers ranked by their effect: bars for the change when each is moved down and up."""
+            metric: str = "ltv", step: float = 0.2, currency: str = "") -> plt.Figure:
+    """Levers ranked by their effect: bars for the change when each is moved down and up by
+    ``step`` (relative), the legend below the axes so it covers no bar."""
     t = table.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(t) + 1.5))
     y = np.arange(len(t))
     for side, shift, color in (("down", -0.2, "tab:orange"), ("up", 0.2, "tab:blue")):
         mean, low, high = (t[f"{side}_{k}"].to_numpy(float) for k in ("mean", "low", "high"))
-        ax.barh(y + shift, np.nan_to_num(mean), height=0.4, color=color, label=f"lever {side}")
+        ax.barh(y + shift, np.nan_to_num(mean), height=0.4, color=color,
+                label=f"lever {side} by {step:.0%}")
         ok = np.isfinite(mean)
         ax.errorbar(mean[ok], (y + shift)[ok], xerr=[(mean - low)[ok], (high - mean)[ok]],
                     fmt="none", color="black", lw=1, capsize=2)
     ax.axvline(0, color="grey", lw=1)
-    ax.set_yticks(y, t["lever"])
-    ax.set_xlabel(f"change in {KPIS[metric].label}")
+    ax.set_yticks(y, [human(lever) for lever in t["lever"]])
+    what = money(KPIS[metric].label, currency) if metric in MONEY else KPIS[metric].label
+    ax.set_xlabel(f"change in {what}")
     ax.set_title(f"Moments that matter: what moves {KPIS[metric].label} (90% intervals)")
-    ax.legend(loc="lower right")
+    below = 0.03 + 0.75 / (0.45 * len(t) + 1.5)  # past the tick labels and the x label
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -below), ncol=2)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
@@ -142,7 +159,7 @@ def journey_flow(episodes: pd.DataFrame, path: Path | None = None,
             span[name] = (pos, pos + c / n)
             pos += c / n + gap
         spans.append(span)
-    palette = {name: COLORS[i % len(COLORS)] for i, name in enumerate(spans[0])}
+    palette = {name: channel_colour(name) for name in spans[0]}  # fixed: one per channel
     for k in range(2):
         flows = pd.crosstab(columns[k], columns[k + 1]) / n
         out_pos = {a: spans[k][a][0] for a in spans[k]}
@@ -167,7 +184,8 @@ def journey_flow(episodes: pd.DataFrame, path: Path | None = None,
                                        color=palette.get(name, "dimgrey")))
             share = 100 * (b - a)
             if share >= 1.0:  # left column labelled on its left, the others on their right
-                ax.text(x + (-0.08 if x == 0 else 0.08), (a + b) / 2, f"{name} {share:.0f}%",
+                ax.text(x + (-0.08 if x == 0 else 0.08), (a + b) / 2,
+                        f"{human(name)} {share:.0f}%",
                         va="center", ha="right" if x == 0 else "left", fontsize=9)
     ax.set_xlim(-0.6, 2.7)
     ax.set_ylim(1 + gap * 8, -gap)

@@ -111,7 +111,9 @@ def load_scenario(cfg: DictConfig | dict) -> Scenario:
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or "config"
         raise SpecError(str(key), getattr(e, "value", None), str(e).splitlines()[0]) from None
-    return validate(scenario)
+    from cxsim.spec.volume import scale_staffing
+
+    return validate(scale_staffing(scenario))
 
 
 def compose_scenario(overrides: Sequence[str] = (), config_name: str = "simulate") -> Scenario:

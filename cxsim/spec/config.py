@@ -82,6 +82,8 @@ class SimulateConfig(Scenario):
     """``cxsim-simulate``'s config: a scenario plus what to write and show."""
 
     experience_log: bool = False  # also write the per-episode log as episodes.parquet
+    figures: bool = True  # also write PNG figures (service level, ASA, abandonment by hour...)
+    currency: str = "EUR"  # the money of revenue, LTV and costs, as labels show it
     progress: bool = True  # progress bar on long runs (periodic lines when not a terminal)
     export_observed: bool = False  # also contacts.csv and observed/ (exports of replication 0)
     # In a -m sweep, a job whose directory already holds its complete metrics.json (same
@@ -361,6 +363,70 @@ def register() -> None:
         store.store(group="schema", name=name, node=node, package="_global_")
 
 
+def did_you_mean(name: str, valid: Any) -> str:
+    """' (did you mean X?)' from the valid names close to ``name``, or the valid names
+    themselves when few and none is close.
+
+    >>> did_you_mean("agnets", ["agents", "arrival_rate"])
+    ' (did you mean agents?)'
+    """
+    import difflib
+
+    valid = sorted(str(v) for v in valid)
+    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.6)
+    if close:
+        return f" (did you mean {' or '.join(close)}?)"
+    return f" (valid: {', '.join(valid)})" if len(valid) <= 12 else ""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    import typing
+
+    return typing.get_type_hints(cls)
+
+
+def unknown_override(schema: type, key: str) -> str | None:
+    """Why the dotted ``key`` of an override names no field of the app ``schema`` (a
+    dataclass), with "did you mean", or None when it may be one. Mapping levels (named
+    touchpoints, segments) accept any name - the composed config knows those - and what lies
+    below them is checked again.
+
+    >>> unknown_override(SimulateConfig, "horizn")
+    'horizn: no such key (did you mean horizon?)'
+    >>> unknown_override(SimulateConfig, "touchpoints.phone_front.fcr") is None
+    True
+    >>> unknown_override(SimulateConfig, "population.custmers")
+    'population.custmers: no such key (did you mean population.customers?)'
+    """
+    import types
+    import typing
+
+    kind: Any = schema
+    done: list[str] = []
+    for part in key.split("."):
+        origin = typing.get_origin(kind)
+        if origin in (typing.Union, types.UnionType):  # X | None
+            args = [a for a in typing.get_args(kind) if a is not type(None)]
+            kind = args[0] if len(args) == 1 else Any
+            origin = typing.get_origin(kind)
+        if origin is dict:
+            kind = typing.get_args(kind)[1]
+        elif is_dataclass(kind):
+            fields = _field_types(kind)
+            if part not in fields:
+                prefix = ".".join(done)
+                hint = did_you_mean(part, fields)
+                if prefix and hint.startswith(" (did you mean"):
+                    hint = hint.replace("mean ", f"mean {prefix}.").replace(
+                        " or ", f" or {prefix}.")
+                return f"{'.'.join([*done, part])}: no such key{hint}"
+            kind = fields[part]
+        else:
+            return None  # a list, Any or a plain value: the composed config decides
+        done.append(part)
+    return None
+
+
 def added_key(data: Any, obj: Any, path: str = "") -> tuple[str, Any] | None:
     """The first key of ``data`` (a config as plain containers) that is no field of the
     dataclass at the same place in ``obj``, with its value; None if there is none."""
@@ -391,6 +457,12 @@ def to_typed(cfg: DictConfig) -> Any:
     obj = OmegaConf.to_object(cfg)
     extra = added_key(OmegaConf.to_container(cfg), obj)
     if extra is not None:
-        raise SpecError(extra[0], extra[1], "unknown key: not part of this app's config")
+        *parents, leaf = extra[0].split(".")
+        node: Any = obj
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+        valid = node.__dataclass_fields__ if is_dataclass(node) else []
+        raise SpecError(extra[0], extra[1], "unknown key: not part of this app's config"
+                        + did_you_mean(leaf, valid))
     check_ranges(obj)
     return obj

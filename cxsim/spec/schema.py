@@ -10,7 +10,6 @@ rejected while it is composed. Semantic checks (ranges, references, loops) live 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from omegaconf import MISSING
 
@@ -127,6 +126,10 @@ class Population:
     """The customers at the start of the horizon and when in the week their needs arise."""
 
     customers: int = 10_000
+    # The population the shifts are sized for: when set, every shift's agents scale with
+    # customers / staffed_for (rounded, at least 1 where the shift had any), so a smaller
+    # population keeps queues as busy as the full one (cxsim.spec.volume). None: as written.
+    staffed_for: int | None = None
     hourly_profile: list[float] = field(default_factory=lambda: [1.0] * 24)
     weekday_profile: list[float] = field(default_factory=lambda: [1.0] * 7)
 
@@ -186,6 +189,19 @@ class Behaviour:
 
 
 @dataclass
+class ErlangQueue:
+    """The knobs of the Erlang experiment (``experiment=erlang``): its journey and population
+    interpolate them, and they are checked under these names (``queue.arrival_rate``), before
+    the figures derived from them."""
+
+    agents: int = 10  # on duty around the clock
+    arrival_rate: float = 9.0  # calls per minute
+    service_rate: float = 1.0  # calls per agent per minute (1 / mean handle time)
+    patience_rate: float = 0.0  # abandonments per waiting customer per minute; 0 = infinite
+    sl_threshold: float = 0.3333  # minutes (20 s) for the service level
+
+
+@dataclass
 class Scenario:
     """A whole scenario: journey map, population, contact centre and the run settings."""
 
@@ -201,6 +217,6 @@ class Scenario:
     population: Population = field(default_factory=Population)
     handoffs: Handoffs = field(default_factory=Handoffs)
     behaviour: Behaviour = field(default_factory=Behaviour)
-    # Free-form blocks that configs may use for interpolation (e.g. the Erlang experiment's
-    # ``queue`` knobs); the engine never reads them.
-    queue: Any = None
+    # The Erlang experiment's knobs, which its configs interpolate; the engine never reads
+    # them. Typed, so a misspelt knob (+queue.agnets=3) is refused.
+    queue: ErlangQueue | None = None

@@ -82,6 +82,7 @@ def validate(s: Scenario) -> Scenario:
         raise SpecError("seed", s.seed, "must be a non-negative integer")
     if not s.touchpoints:
         raise SpecError("touchpoints", {}, "a scenario needs at least one touchpoint")
+    _queue_knobs(s)  # first: the figures derived from them would name other keys
     _touchpoints(s)
     _journeys(s)
     _segments(s)
@@ -167,6 +168,12 @@ def _touchpoints(s: Scenario) -> None:
                 _shift(f"{key}.shifts[{i}]", sh)
             if tp.staffing.agents:
                 _interval_table(f"{key}.staffing", tp.staffing)
+            staffed = any(sh.agents for sh in tp.shifts) or any(
+                any(row) for row in tp.staffing.agents)
+            if (tp.shifts or tp.staffing.agents) and not staffed:
+                raise SpecError(f"{key}.shifts", [sh.agents for sh in tp.shifts],
+                                "no agent is ever on duty: every need sent here would wait "
+                                "for ever")
         if tp.escalate_to is not None:
             if not traits.escalates:
                 raise SpecError(f"{key}.escalate_to", tp.escalate_to,
@@ -226,6 +233,19 @@ def _interval_table(key: str, table: IntervalStaffing) -> None:
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise SpecError(f"{key}.agents[{d}][{i}]", n,
                                 "must be a whole number of agents >= 0 (never rounded)")
+
+
+def _queue_knobs(s: Scenario) -> None:
+    q = s.queue
+    if q is None:
+        return
+    if not isinstance(q.agents, int) or q.agents < 1:
+        raise SpecError("queue.agents", q.agents, "must be an integer >= 1 (no agent ever "
+                        "answers otherwise)")
+    _finite("queue.arrival_rate", q.arrival_rate, strict=True)
+    _finite("queue.service_rate", q.service_rate, strict=True)
+    _finite("queue.patience_rate", q.patience_rate)
+    _finite("queue.sl_threshold", q.sl_threshold)
 
 
 def _assisted_target(s: Scenario, key: str, target: str) -> None:

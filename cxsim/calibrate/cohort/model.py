@@ -100,16 +100,19 @@ def build_model(frame: pd.DataFrame, prior_sd: float = PRIOR_SD) -> pm.Model:
 def sample_posterior(frame: pd.DataFrame, draws: int = 1000, chains: int = 4,
                      seed: int | None = None, *, tune: int = 1000,
                      prior_sd: float = PRIOR_SD, sampler: str = SAMPLER,
-                     progressbar: bool = True) -> xr.DataTree:
+                     progressbar: bool = True,
+                     target_accept: float | None = None) -> xr.DataTree:
     """NUTS draws of :func:`build_model` (``pm.sample``, ``nuts_sampler=sampler``), as an ArviZ
-    ``DataTree`` with groups ``posterior`` and ``sample_stats``."""
+    ``DataTree`` with groups ``posterior`` and ``sample_stats``; ``target_accept`` None is the
+    sampler's default."""
     import pymc as pm
 
     from cxsim.calibrate.reproducible import exact_arithmetic
 
     with build_model(frame, prior_sd), exact_arithmetic():
         return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed,
-                         nuts_sampler=sampler, progressbar=progressbar)
+                         nuts_sampler=sampler, progressbar=progressbar,
+                         **({} if target_accept is None else {"target_accept": target_accept}))
 
 
 def _hdi(values: np.ndarray, prob: float) -> tuple[list[float], list[float]]:

@@ -246,7 +246,26 @@ def _report(doc: dict, out: Path) -> None:
     print(f"  simulate it: {doc['simulate_command']}")
 
 
-main = console_script("calibrate", run)
+HELP = """\
+cxsim-calibrate: read a contact log (ACD, CRM, ticketing export) through a column mapping,
+estimate each queue's arrivals, handle times, patience, abandonment, staffing, transfers and
+redials with their intervals, and write calibration.json, scenario.yaml (which cxsim-simulate
+runs unchanged), figures, and the log against its simulation hour by hour
+(docs/contact_logs.md).
+
+Main keys (key=value; configs/calibrate.yaml):
+  log.path=FILE  log.mapping=canonical|technion|acd_example|MAPPING.yaml
+  log.columns.arrival=COLUMN ...      rename columns without editing the mapping
+  by=queue|reason|channel|all         what one touchpoint of the scenario is
+  interval_min=60  staffing=distinct|busy|roster|effective  log.roster=FILE
+  validation.holdout_days=N           calibrate on all but the last N days, validate on them
+  observed.write=true                 also the observed-data directory of cxsim-fit
+
+Example:
+  cxsim-calibrate log.path=outputs/observed/contacts.csv hydra.run.dir=outputs/calibrated
+"""
+
+main = console_script("calibrate", run, HELP)
 
 if __name__ == "__main__":
     main()

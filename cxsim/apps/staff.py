@@ -173,7 +173,27 @@ def _print(doc: dict, out: Path) -> None:
     print(f"wrote {out}")
 
 
-main = console_script("staff", run)
+HELP = """\
+cxsim-staff: how many agents each live queue needs per interval of the week to meet its
+targets (Erlang C/A start, corrected by simulation with common random numbers), and the
+cheapest roster of allowed shifts covering it (integer programme, HiGHS), re-simulated and
+repaired. Writes requirement.csv, roster.csv, staffing.json, experiment/staffed.yaml and
+figures (docs/staffing.md).
+
+Main keys (key=value; configs/staff.yaml):
+  experiment=NAME              the scenario to staff (default: the default scenario)
+  targets.service_level=0.8 targets.threshold_s=20 targets.asa_s=S targets.abandon_rate=A
+  queues=[NAME,...]            the queues to staff (default: every staffed live queue)
+  interval_min=30              15, 30 or 60-minute intervals
+  confidence=0.9               one-sided confidence that an interval meets its targets
+  shift_types.NAME.length_min=510 ...  the allowed shifts; figures=false  hydra.run.dir=DIR
+
+Example:
+  cxsim-staff experiment=erlang targets.service_level=0.8 hydra.run.dir=outputs/staff
+  cxsim-simulate --config-dir outputs/staff experiment=staffed hydra.run.dir=outputs/staffed
+"""
+
+main = console_script("staff", run, HELP)
 
 
 if __name__ == "__main__":

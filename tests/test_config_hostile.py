@@ -204,3 +204,20 @@ def test_app_refuses_with_exit_2_and_writes_nothing(tmp_path: Path, app: str, ar
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert _written(out) == []
+
+
+@pytest.mark.parametrize("text", ["whatif:\n  scenarios: [a: {b: 1}\n",  # unclosed flow list
+                                  "whatif:\n\theadline: nps\n",  # a tab for indentation
+                                  "whatif: {headline: nps\n"])
+def test_a_study_file_hydra_cannot_parse_is_refused_without_a_traceback(
+        tmp_path: Path, text: str) -> None:
+    """A malformed YAML study: exit 2 with the parser's message naming the file and line
+    (Hydra prints a traceback for it, which the apps cut to the message), nothing run."""
+    (tmp_path / "study").mkdir()
+    (tmp_path / "study" / "bad.yaml").write_text("# @package _global_\n" + text)
+    done = run_app("whatif", "study=bad", f"hydra.searchpath=[file://{tmp_path}]",
+                   out=tmp_path / "run")
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "cxsim: error:" in done.stderr and "bad.yaml" in done.stderr and "line" in done.stderr
+    assert not (tmp_path / "run" / "whatif.json").exists()

@@ -96,6 +96,7 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any],
     @functools.wraps(task)  # Hydra names the job after the task's module
     def hydra_main(cfg: DictConfig) -> Any:
         task_started()
+        _release_stderr()
         with user_errors():
             to_typed(cfg)
         return task(cfg)
@@ -108,14 +109,74 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any],
                   "Hydra's options.")
             return
         check_overrides(config_name, args)
+        _hold_stderr()
         try:
             hydra_main()
         except SystemExit as e:
+            held = _release_stderr()
             if e.code == 1 and not _started:
+                print(config_error(held), file=sys.stderr, end="")
                 raise SystemExit(USER_ERROR) from None
+            sys.stderr.write(held)
             raise
+        finally:
+            sys.stderr.write(_release_stderr())
 
     return main
+
+
+class _HeldStderr:
+    """Stands for stderr while Hydra composes: keeps what is written until released, then
+    passes writes on (a logging handler made meanwhile keeps it)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.held, self.holding = real, [], True
+
+    def write(self, text: str) -> int:
+        if self.holding:
+            self.held.append(text)
+            return len(text)
+        return self.real.write(text)
+
+    def flush(self) -> None:
+        if not self.holding:
+            self.real.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: the real one's
+        return getattr(self.real, name)
+
+
+def _hold_stderr() -> None:
+    """Hold what is written to stderr until the task starts: a file Hydra cannot parse makes
+    it print a traceback, which :func:`config_error` turns into the message alone."""
+    sys.stderr = _HeldStderr(sys.stderr)
+
+
+def _release_stderr() -> str:
+    """Give stderr back; what was held, unprinted (nothing if nothing is held)."""
+    held = sys.stderr
+    if not isinstance(held, _HeldStderr) or not held.holding:
+        return ""
+    held.holding, sys.stderr = False, held.real
+    return "".join(held.held)
+
+
+def config_error(text: str) -> str:
+    """What Hydra printed on a failed composition, without the traceback of a file it could
+    not parse: the exception's message, which names the file, line and column.
+
+    >>> config_error('Traceback (most recent call last):\\n  File "x.py", line 1, in f\\n'
+    ...              '    g()\\nyaml.parser.ParserError: while parsing\\n  in "s.yaml", line 4\\n')
+    'cxsim: error: yaml.parser.ParserError: while parsing\\n  in "s.yaml", line 4\\n'
+    """
+    lines = text.splitlines(keepends=True)
+    frames = [i for i, line in enumerate(lines) if line.startswith('  File "')]
+    if "Traceback (most recent call last):" not in text or not frames:
+        return text
+    i = frames[-1] + 1
+    while i < len(lines) and lines[i].startswith("    "):
+        i += 1
+    return "cxsim: error: " + "".join(lines[i:])
 
 
 def bundled_or(given: str | None, key: str, bundled: Path, name: str, app: str) -> Path:

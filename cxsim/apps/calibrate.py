@@ -19,14 +19,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import console_script, fail, progress_of, run_dir, user_errors
-from cxsim.fileio import atomic_write_text, write_json
+from cxsim.apps.common import console_script, fail, progress_of, run_dir, start, user_errors
+from cxsim.fileio import atomic_write_text, finish_run, write_json
 from cxsim.progress import Progress
 
 INTERVALS = (15, 30, 60)
 STAFFING = ("distinct", "busy", "roster", "effective")
 GROUPS = {"queue": "queue", "reason": "reason", "channel": "channel", "all": None}
 STEPS = 6
+# What a run (re)writes: an earlier run's are removed when this one starts.
+OUTPUTS = ("calibration.json", "scenario.yaml", "observed", "*.png")
 
 
 def _check(cfg: DictConfig) -> None:
@@ -116,6 +118,7 @@ def run(cfg: DictConfig) -> dict:
     bar = Progress(STEPS, "calibrating", "step", progress_of(cfg))
     with user_errors():
         log, roster, surveys, customers = _read(cfg)
+        start(out, OUTPUTS)  # the inputs are readable: from now on this run is the writer
         bar.update()
         train, test = _split(cfg, log)
         by = GROUPS[cfg.by]
@@ -170,6 +173,7 @@ def run(cfg: DictConfig) -> dict:
     write_json(out / "calibration.json", doc)
     bar.update()
     bar.close()
+    finish_run(out)  # last: only now does the run look finished
     _report(doc, out)
     return doc
 

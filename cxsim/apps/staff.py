@@ -17,12 +17,14 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from cxsim.apps.common import console_script, fail, progress_of, run_dir, user_errors
-from cxsim.fileio import atomic_write, write_json
+from cxsim.apps.common import console_script, fail, progress_of, run_dir, start, user_errors
+from cxsim.fileio import atomic_write, finish_run, write_json
 from cxsim.spec import SpecError, load_scenario
 from cxsim.spec.config import StaffConfig, to_typed
 from cxsim.spec.kinds import KINDS
 
+# What a run (re)writes: an earlier run's are removed when this one starts.
+OUTPUTS = ("requirement.csv", "roster.csv", "staffing.json", "experiment", "*.png")
 SCENARIO_APP_KEYS = ("targets.", "queues", "confidence", "max_rounds", "repair_rounds",
                      "shift_types", "max_part_time_share", "mip_gap", "time_limit_s",
                      "tradeoff_levels", "figures", "progress", "hydra.", "experiment")
@@ -119,6 +121,7 @@ def run(cfg: DictConfig) -> dict:
         targets = _targets(typed)
         shift_types = _shift_types(typed)
     out = run_dir()
+    start(out, OUTPUTS)
     plans = {}
     with Progress(len(queues), "staffing", "queue", progress_of(cfg), every_s=0.0) as bar:
         for q in queues:
@@ -154,6 +157,7 @@ def run(cfg: DictConfig) -> dict:
         from cxsim.plots.staffing import plot_plan
 
         plot_plan(plans, targets, curve, scenario.interval_min, out)
+    finish_run(out)  # last: only now does the run look finished
     _print(doc, out)
     return doc
 

@@ -1,12 +1,14 @@
 """The back-test studies of docs/backtest.md, and the page's measured figures.
 
     python benchmarks/backtest_study.py --out DIR [--worlds 40] [--variant-worlds 20]
+        [--big-worlds 10]
         [--sizes 300,1000] [--n-jobs 2] [--skip NAMES] [--docs-only]
 
 Runs (resumable: each study is a ``cxsim.backtest`` run directory under DIR, finished worlds
 are kept) the well-specified study (``none``, ``--worlds`` worlds x the default levers at the
-first size), the broken forecast on the same worlds (``forecast=point``), and each
-misspecified variant at every size of ``--sizes`` (``--variant-worlds`` worlds); one process
+first size), the broken forecast (``forecast=point``, ``--variant-worlds`` worlds), and each
+misspecified variant at every size of ``--sizes`` (``--variant-worlds`` worlds at the first,
+``--big-worlds`` at the others); one process
 runs them all, so each worker compiles the model once per size. Then it writes DIR/backtest.json
 (every study) and the generated part of docs/backtest.md, between its markers: the page's
 figures are never typed by hand. Run times are printed and written; they are wall times on
@@ -39,12 +41,14 @@ def studies(a: argparse.Namespace) -> list[tuple[str, BacktestSettings]]:
     sizes = [int(x) for x in a.sizes.split(",")]
     out = [(f"none_{sizes[0]}", BacktestSettings(worlds=a.worlds, customers=sizes[0],
                                                  n_jobs=a.n_jobs)),
-           (f"point_{sizes[0]}", BacktestSettings(worlds=a.worlds, customers=sizes[0],
-                                                  forecast="point", n_jobs=a.n_jobs))]
-    for size in sizes:
+           (f"point_{sizes[0]}", BacktestSettings(worlds=a.variant_worlds,
+                                                  customers=sizes[0], forecast="point",
+                                                  n_jobs=a.n_jobs))]
+    for k, size in enumerate(sizes):
         for v in VARIANTS:
-            out.append((f"{v}_{size}", BacktestSettings(worlds=a.variant_worlds, customers=size,
-                                                        variant=v, n_jobs=a.n_jobs)))
+            n = a.variant_worlds if k == 0 else a.big_worlds
+            out.append((f"{v}_{size}", BacktestSettings(worlds=n, customers=size, variant=v,
+                                                        n_jobs=a.n_jobs)))
     return out
 
 
@@ -115,6 +119,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--worlds", type=int, default=40)
     p.add_argument("--variant-worlds", type=int, default=20)
+    p.add_argument("--big-worlds", type=int, default=10, help="worlds at the larger sizes")
     p.add_argument("--sizes", default="300,1000")
     p.add_argument("--n-jobs", type=int, default=2)
     p.add_argument("--skip", default="", help="studies not to run now (comma-separated)")

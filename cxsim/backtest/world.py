@@ -198,8 +198,9 @@ def run_world(i: int, candidates: list[dict[str, float]], scenario: Scenario, pi
         draws = posterior_draws(post, study.baseline, s.forecast_draws)
         if s.forecast == "point":
             draws = point(draws)
-        f = forecast(study, lever, draws, seeds[2])
-        r = realised(study, lever, theta, seeds[3], s)
+        with np.errstate(divide="ignore", invalid="ignore"):  # log1p(-h) of h = 1, unused
+            f = forecast(study, lever, draws, seeds[2])
+            r = realised(study, lever, theta, seeds[3], s)
         levers[name] = {"forecast_baseline": f[0].tolist(), "forecast_changed": f[1].tolist(),
                         "realised_baseline": r[0].tolist(), "realised_changed": r[1].tolist()}
     return {"world": i, "attempt": attempt, "truth": draw, "figures": list(FIGURES),

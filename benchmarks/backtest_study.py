@@ -55,21 +55,27 @@ def studies(a: argparse.Namespace) -> list[tuple[str, BacktestSettings]]:
 def run_all(a: argparse.Namespace) -> dict:
     doc: dict = {"studies": {}}
     for name, s in studies(a):
-        if a.skip and name in a.skip.split(","):
+        skipped = name in a.skip.split(",")
+        if skipped:
             print(f"-- {name}: not run now (--skip)", flush=True)
         t0 = time.perf_counter()
-        if not a.docs_only and not (a.skip and name in a.skip.split(",")):
+        if not a.docs_only and not skipped:
             print(f"-- {name}", flush=True)
             worlds = run_backtest(s, a.out / name)
         else:
             worlds = load_worlds(a.out / name, s.worlds)
         if not worlds:
             continue
+        info = a.out / name / "run_info.json"  # how the run went, from the run itself
+        if not a.docs_only and not skipped:
+            write_json(info, {"wall_seconds": time.perf_counter() - t0,
+                              "load_average": os.getloadavg()[0], "n_jobs": s.n_jobs})
         r = analyse(worlds, s)
-        r.update(customers=s.customers, wall_seconds=time.perf_counter() - t0,
-                 world_seconds_mean=sum(w["seconds"] for w in worlds) / len(worlds),
-                 load_average=os.getloadavg()[0])
+        r.update(customers=s.customers, run=json.loads(info.read_text()) if info.exists()
+                 else None, world_seconds_mean=sum(w["seconds"] for w in worlds) / len(worlds))
         doc["studies"][name] = r
+    if not doc["studies"]:
+        raise SystemExit(f"no finished worlds under {a.out}")
     doc["figures"] = next(iter(doc["studies"].values()))["figures"]
     doc["variants"] = {k: {"figures": v["figures"], "ppc": v["ppc"], "customers": v["customers"],
                            "worlds": v["worlds"]} for k, v in doc["studies"].items()}
@@ -94,8 +100,37 @@ HEAD = ("| change of | n | 90% coverage | 99% band | 50% coverage | 99% band | m
         "| bias ± se | forecast sd | claims right |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
+def _outside(f: dict) -> bool:
+    return not (f["band_90"][0] <= f["coverage_90"] <= f["band_90"][1]
+                and f["band_50"][0] <= f["coverage_50"] <= f["band_50"][1])
+
+
+def findings(doc: dict) -> list[str]:
+    """One line per study: the figures whose coverage left its band, those biased by more
+    than 3 standard errors, and how often the posterior predictive gates flagged the fit."""
+    lines = ["| study | coverage outside the 99% band | bias > 3 se | PPC gates flagged |",
+             "|---|---|---|---|"]
+    for name, r in doc["studies"].items():
+        figs = {k: r["figures"][k] for k in SHOWN if k in r["figures"]}
+        out = [k for k, f in figs.items() if _outside(f)]
+        biased = [f"{k} ({f['bias'] / f['bias_se']:+.1f} se)" for k, f in figs.items()
+                  if f["bias_se"] and abs(f["bias"] / f["bias_se"]) > 3]
+        ppc = r["ppc"]
+        lines.append(f"| `{name}` | {', '.join(out) or 'none'} | {', '.join(biased) or 'none'} "
+                     f"| {ppc['flagged']} of {ppc['n']} |")
+    return lines
+
+
+def _run_text(run: dict | None) -> str:
+    if not run:
+        return ""
+    load = run.get("load_average")
+    return (f"; the run took {run['wall_seconds'] / 60:.1f} min on {run['n_jobs']} processes"
+            + (f", load average {load:.1f} at its end" if load is not None else ""))
+
+
 def markdown(doc: dict) -> str:
-    lines = [BEGIN, ""]
+    lines = [BEGIN, "", *findings(doc), ""]
     for name, r in doc["studies"].items():
         variant, size = name.rsplit("_", 1)
         ppc = r["ppc"]
@@ -106,8 +141,9 @@ def markdown(doc: dict) -> str:
                   f"{ppc['flagged']} of {ppc['n']} fits (99% interval of the rate "
                   f"{ppc['rate_band_99'][0]:.2f}-{ppc['rate_band_99'][1]:.2f}); "
                   f"{r['divergent_fits']} fits with a divergent transition; "
-                  f"{r['world_seconds_mean']:.1f} s per world (2 levers), "
-                  f"load average {r['load_average']:.1f}.", "", HEAD]
+                  f"{r['world_seconds_mean']:.1f} s per world ({len(r['levers'])} levers)"
+                  + _run_text(r["run"]) + ".",
+                  "", HEAD]
         lines += [_row(k, r["figures"][k]) for k in SHOWN if k in r["figures"]]
         lines.append("")
     lines.append(END)

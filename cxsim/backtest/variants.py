@@ -42,8 +42,9 @@ class Mood(Reactions):
 class AnswerResponse(Reactions):
     def respond(self, signal: np.ndarray, center: np.ndarray) -> np.ndarray:
         p = super().respond(signal, center)
-        logit = np.log(p) - np.log1p(-p) - ANSWER_SLOPE * (np.asarray(signal) - center)
-        return 1.0 / (1.0 + np.exp(-logit))
+        with np.errstate(divide="ignore", over="ignore"):  # p of 0 or 1 stays 0 or 1
+            logit = np.log(p) - np.log1p(-p) - ANSWER_SLOPE * (np.asarray(signal) - center)
+            return 1.0 / (1.0 + np.exp(-logit))
 
 
 class PeakEnd(Reactions):

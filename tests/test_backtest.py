@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy import stats
-
 from apprun import run_app
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 SURVEY = ("nps_population", "ces_population")  # expectations: hardly any simulation noise
@@ -89,6 +88,19 @@ def test_a_small_backtest_passes_and_catches_a_forecast_without_uncertainty(tmp_
     for name in SURVEY:
         assert misses(right, name) <= allowed, name
     assert max(misses(broken, name) for name in SURVEY) > allowed
+
+
+def test_finished_worlds_are_kept_and_skipped(tmp_path: Path, capsys):
+    from cxsim.backtest.run import run_backtest
+    from cxsim.backtest.world import BacktestSettings
+    from cxsim.fileio import write_json
+
+    (tmp_path / "worlds").mkdir()
+    for i in range(2):
+        write_json(tmp_path / "worlds" / f"world_{i:05d}.json", {"world": i})
+    worlds = run_backtest(BacktestSettings(worlds=2, n_jobs=1), tmp_path)
+    assert sorted(w["world"] for w in worlds) == [0, 1]
+    assert "2 of 2 worlds already done, running 0" in capsys.readouterr().out
 
 
 def test_bad_backtest_settings_are_refused_before_any_work(tmp_path: Path):

@@ -84,18 +84,19 @@ def run_all(a: argparse.Namespace) -> dict:
     return doc
 
 
-def _row(name: str, f: dict) -> str:
+def _row(name: str, f: dict, claims: bool = True) -> str:
     def z() -> str:
         return f"{f['mean_z']:+.2f} ± {f['mean_z_se']:.2f}" if f.get("mean_z_se") else "-"
 
-    claims = (f"{f['claims_right']}/{f['claims']}" if f.get("claims") else "0 claims")
+    shown = (f"{f['claims_right']}/{f['claims']}" if f.get("claims") else "0 claims")
+    shown = shown if claims else "-"  # a level has no sign to claim
     in90 = f["band_90"][0] <= f["coverage_90"] <= f["band_90"][1]
     in50 = f["band_50"][0] <= f["coverage_50"] <= f["band_50"][1]
     mark = lambda ok: "" if ok else " **outside**"  # noqa: E731
     return (f"| {name} | {f['n']} | {f['coverage_90']:.3f}{mark(in90)} | "
             f"{f['band_90'][0]:.3f}-{f['band_90'][1]:.3f} | {f['coverage_50']:.3f}{mark(in50)} | "
             f"{f['band_50'][0]:.3f}-{f['band_50'][1]:.3f} | {z()} | "
-            f"{f['bias']:+.4g} ± {f['bias_se']:.2g} | {f['forecast_sd_mean']:.3g} | {claims} |")
+            f"{f['bias']:+.4g} ± {f['bias_se']:.2g} | {f['forecast_sd_mean']:.3g} | {shown} |")
 
 
 HEAD = ("| change of | n | 90% coverage | 99% band | 50% coverage | 99% band | mean z ± se "
@@ -148,6 +149,11 @@ def markdown(doc: dict) -> str:
                   "", HEAD]
         lines += [_row(k, r["figures"][k]) for k in SHOWN if k in r["figures"]]
         lines.append("")
+        if name == next(iter(doc["studies"])):  # the level after the change, once
+            lines += ["The level after the change (the changed scenario's figure itself):", "",
+                      HEAD.replace("change of", "level of")]
+            lines += [_row(k, r["levels"][k], False) for k in SHOWN if k in r["levels"]]
+            lines.append("")
     lines.append(END)
     return "\n".join(lines)
 

@@ -111,16 +111,19 @@ def _outside(f: dict) -> bool:
 def findings(doc: dict) -> list[str]:
     """One line per study: the figures whose coverage left its band, those biased by more
     than 3 standard errors, and how often the posterior predictive gates flagged the fit."""
-    lines = ["| study | coverage outside the 99% band | bias > 3 se | PPC gates flagged |",
-             "|---|---|---|---|"]
+    lines = ["| study | change: coverage outside the 99% band | change: bias > 3 se | level: "
+             "coverage outside | level: bias > 3 se | PPC gates flagged |",
+             "|---|---|---|---|---|---|"]
     for name, r in doc["studies"].items():
-        figs = {k: r["figures"][k] for k in SHOWN if k in r["figures"]}
-        out = [k for k, f in figs.items() if _outside(f)]
-        biased = [f"{k} ({f['bias'] / f['bias_se']:+.1f} se)" for k, f in figs.items()
-                  if f["bias_se"] and abs(f["bias"] / f["bias_se"]) > 3]
+        cells = []
+        for part in ("figures", "levels"):
+            figs = {k: r[part][k] for k in SHOWN if k in r[part]}
+            out = [k for k, f in figs.items() if _outside(f)]
+            biased = [f"{k} ({f['bias'] / f['bias_se']:+.1f} se)" for k, f in figs.items()
+                      if f["bias_se"] and abs(f["bias"] / f["bias_se"]) > 3]
+            cells += [", ".join(out) or "none", ", ".join(biased) or "none"]
         ppc = r["ppc"]
-        lines.append(f"| `{name}` | {', '.join(out) or 'none'} | {', '.join(biased) or 'none'} "
-                     f"| {ppc['flagged']} of {ppc['n']} |")
+        lines.append(f"| `{name}` | {' | '.join(cells)} | {ppc['flagged']} of {ppc['n']} |")
     return lines
 
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "cxsim"
 # The rooms, earliest first: a module may import from its own room and from earlier ones.
 ROOMS = ("fileio", "progress", "spec", "metrics", "outcomes", "engine", "data", "calibrate",
-         "forecast", "workforce", "results", "plots", "apps")
+         "forecast", "workforce", "results", "backtest", "plots", "apps")
 
 
 def module_of(path: Path) -> str:

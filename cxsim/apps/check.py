@@ -3,6 +3,7 @@
     cxsim-check data.dir=DIR baseline=FILE hydra.run.dir=OUT
     cxsim-check baseline=FILE update_baseline=true
     cxsim-check mode=sbc n_sims=200 hydra.run.dir=OUT
+    cxsim-check mode=backtest backtest.worlds=40 backtest.variant=mood hydra.run.dir=OUT
 
 ``mode=check`` fits the reference data with fixed seeds and runs the gates of
 :mod:`cxsim.calibrate.check`; it writes ``report.json``, ``report.txt`` (the table it prints)
@@ -10,7 +11,9 @@ and ``summary.json``. Exit code 0 when every gate passes, 1 when one fails (name
 and on stderr), 2 on bad input (config, data, baseline file). ``update_baseline=true`` rewrites
 the baseline, and only when every other gate passes. A baseline of another model is refused
 before any sampling. ``mode=sbc`` runs :mod:`cxsim.calibrate.sbc` (resumable in its run
-directory).
+directory). ``mode=backtest`` runs :mod:`cxsim.backtest` (resumable there too): it writes
+``backtest.json`` and ``backtest_pit.png`` and exits 1 when a figure's 50% or 90% coverage
+falls outside its binomial 99% band.
 """
 
 from __future__ import annotations
@@ -199,11 +202,86 @@ def run_sbc(cfg: DictConfig, out: Path, progress: bool) -> int:
     return 0
 
 
+def backtest_settings(cfg: DictConfig) -> Any:
+    """The back-test settings of the config, checked before any work."""
+    from dataclasses import asdict
+
+    from cxsim.backtest.variants import VARIANTS
+    from cxsim.backtest.world import FORECASTS, BacktestSettings
+    from cxsim.calibrate.micro.fit import FitSettings
+    from cxsim.spec import config_dir
+
+    typed = to_typed(cfg)
+    FitSettings.from_config(typed, progress=False)
+    bt = asdict(typed.backtest)
+    if bt["variant"] not in VARIANTS:
+        fail(f"backtest.variant = {bt['variant']!r}: must be one of {', '.join(VARIANTS)}")
+    if bt["forecast"] not in FORECASTS:
+        fail(f"backtest.forecast = {bt['forecast']!r}: must be one of {', '.join(FORECASTS)}")
+    for key in ("worlds", "customers", "chains", "forecast_draws", "replications", "n_jobs"):
+        if bt[key] < 1:
+            fail(f"backtest.{key} = {bt[key]}: must be at least 1")
+    for key in ("history_days", "change_days", "draws"):
+        if not bt[key] >= 10:
+            fail(f"backtest.{key} = {bt[key]}: must be at least 10")
+    if not bt["levers"]:
+        fail("backtest.levers = []: name at least one STUDY:SCENARIO")
+    for lever in bt["levers"]:
+        study, _, scenario = str(lever).partition(":")
+        if not scenario or not (config_dir() / "study" / f"{study}.yaml").exists():
+            fail(f"backtest.levers: {lever!r} is not STUDY:SCENARIO of a study in experiments/")
+    return BacktestSettings(**bt, anchor_base=cfg.anchor.satisfaction_base,
+                            churn_period_days=cfg.process.churn_period_days,
+                            fatigue_days=cfg.process.fatigue_days, priors=typed.priors)
+
+
+def run_backtest(cfg: DictConfig, out: Path, progress: bool) -> int:
+    """A back-test of the what-if into the run directory (resumable there)."""
+    from dataclasses import asdict
+
+    from cxsim.backtest.run import analyse, lever_studies, run_backtest
+    from cxsim.plots import backtest as plots
+
+    s = backtest_settings(cfg)
+    try:
+        lever_studies(s)  # a scenario a study has not: refused before any work
+    except KeyError as e:
+        fail(f"backtest.levers: {e.args[0]}")
+    manifest = out / "backtest_settings.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("key") != s.key():
+        fail(f"{out} holds a back-test of other settings ({manifest}): choose another "
+             "hydra.run.dir, or the same settings to resume it")
+    write_json(manifest, {"key": s.key(), "settings": asdict(s)})
+    t0 = time.perf_counter()
+    worlds = run_backtest(s, out, progress)
+    analysis = analyse(worlds, s)
+    analysis["wall_seconds_this_run"] = time.perf_counter() - t0
+    analysis["world_seconds_mean"] = float(sum(w["seconds"] for w in worlds) / len(worlds))
+    write_json(out / "backtest.json", analysis)
+    plots.pit_figure(analysis, out / "backtest_pit.png")
+    print(f"cxsim-check backtest: {analysis['worlds']} worlds x {len(s.levers)} levers, "
+          f"{s.variant} world, {s.forecast} forecast")
+    for name, f in analysis["figures"].items():
+        print(f"  {name:>15}: 90% coverage {f['coverage_90']:.3f} (99% band "
+              f"{f['band_90'][0]:.3f}-{f['band_90'][1]:.3f}), 50% {f['coverage_50']:.3f} "
+              f"({f['band_50'][0]:.3f}-{f['band_50'][1]:.3f}), mean z {f['mean_z']:+.2f}")
+    print(f"  PPC gates flagged {analysis['ppc']['flagged']} of {analysis['ppc']['n']} fits")
+    if not analysis["calibrated"]:
+        bad = [k for k, v in analysis["variants"][s.variant]["inside_band"].items() if not v]
+        print(f"cxsim-check backtest: coverage outside its 99% band: {', '.join(bad)}",
+              file=sys.stderr)
+        return GATE_FAILED
+    print(f"cxsim-check backtest: every coverage inside its band ({out / 'backtest.json'})")
+    return 0
+
+
 def run(cfg: DictConfig) -> int:
-    if cfg.mode not in ("check", "sbc"):
-        fail(f"mode = {cfg.mode!r}: must be check or sbc")
+    if cfg.mode not in ("check", "sbc", "backtest"):
+        fail(f"mode = {cfg.mode!r}: must be check, sbc or backtest")
     out = run_dir()
     with user_errors():
+        if cfg.mode == "backtest":
+            return run_backtest(cfg, out, progress_of(cfg))
         if cfg.mode == "sbc":
             return run_sbc(cfg, out, progress_of(cfg))
         return run_check(cfg, out, bars_of(cfg))

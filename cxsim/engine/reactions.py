@@ -142,6 +142,7 @@ class Reactions:
         sat = outcomes.satisfaction(self.base[seg], e["resolved"], eff,
                                     (e["t_end"] - e["t0"]) / MINUTES_PER_HOUR, b.resolved_bonus,
                                     b.effort_weight, b.ttr_weight, b.survey_fatigue * fatigue)
+        sat = self.felt(cust, sat, e["t_end"])
         self.relationship[cust] = outcomes.relationship_step(
             self.relationship[cust], sat, b.memory, self.moment[e["reason"]])
         inside = e["t0"] >= self.lo
@@ -153,7 +154,7 @@ class Reactions:
         sent = u[0] < b.post_survey_prob
         if not sent.any():
             return
-        p = outcomes.response_prob(sat, self.base[seg], b.response_base, b.response_extremity)
+        p = self.respond(sat, self.base[seg])
         answered = sent & (u[1] < p)
         answers = self._answers(asked, {"effort": eff, "satisfaction": sat}, u[2:], cust.size)
         self._record(POST_INTERACTION, cust[sent], e["episode"][sent], e["t_end"][sent],
@@ -206,7 +207,7 @@ class Reactions:
         if act.size == 0:
             return
         rel, seg = self.relationship[act], self.segment[act]
-        p = outcomes.response_prob(rel, self.base[seg], b.response_base, b.response_extremity)
+        p = self.respond(rel, self.base[seg])
         asked = self.asked[PERIODIC]
         for q, cuts in asked:
             # What everyone would answer, and what the respondents are expected to answer.
@@ -225,10 +226,25 @@ class Reactions:
         self._record(PERIODIC, act[sent], None, np.full(sent.sum(), t), answered[sent],
                      **{k: v[sent] for k, v in answers.items()})
 
+    # -- the outcomes model's plug-in points (cxsim.backtest.variants overrides them) -------
+    def felt(self, cust: np.ndarray, sat: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The satisfaction customers ``cust`` feel after episodes of model satisfaction
+        ``sat`` that ended at ``t``: the model's, unchanged."""
+        return sat
+
+    def respond(self, signal: np.ndarray, center: np.ndarray) -> np.ndarray:
+        """P(answering a survey) for a latent ``signal`` (satisfaction or relationship)."""
+        b = self.b
+        return outcomes.response_prob(signal, center, b.response_base, b.response_extremity)
+
+    def hazard(self, act: np.ndarray, t: float) -> np.ndarray:
+        """P(leaving) of the active customers ``act`` at the churn check at ``t``."""
+        return outcomes.churn_hazard(self.relationship[act], self.churn_logit[self.segment[act]],
+                                     self.b.churn_relationship)
+
     def _churn(self, t: float) -> None:
         act = np.flatnonzero(self.active)
-        h = outcomes.churn_hazard(self.relationship[act], self.churn_logit[self.segment[act]],
-                                  self.b.churn_relationship)
+        h = self.hazard(act, t)
         leave = act[self.gen.random(self.segment.size)[act] < h]
         self.active[leave] = False
         self.churn_min[leave] = t

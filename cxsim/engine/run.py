@@ -135,7 +135,9 @@ class ReplicationResult:
 class Replication:
     """One independent run of a scenario (its own streams: seed, replication)."""
 
-    def __init__(self, s: Scenario, rep: int, keep_rows: bool = False) -> None:
+    def __init__(self, s: Scenario, rep: int, keep_rows: bool = False,
+                 reactions: type[Reactions] = Reactions) -> None:
+        """``reactions``: how customers react (a subclass plugs in another outcomes model)."""
         self.s, self.rep = s, rep
         self.env = simpy.Environment()
         lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
@@ -151,7 +153,7 @@ class Replication:
         self.arrivals = Arrivals(s, self.pop, rep)
         self.reactions = None
         if s.behaviour.enabled:
-            self.reactions = Reactions(s, self.pop.segment, self.pop.active, rep)
+            self.reactions = reactions(s, self.pop.segment, self.pop.active, rep)
         self.router = JourneyRouter(s, self.nodes, channels, rep, self.log, self.reactions)
         self._day = -1
         self._intolerant = self.pop.intolerant.tolist()

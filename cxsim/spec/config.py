@@ -222,10 +222,33 @@ class SbcConfig:
 
 
 @dataclass
+class BacktestConfig:
+    """Back-tests of the what-if (see :mod:`cxsim.backtest`); the defaults are the full study
+    of docs/backtest.md."""
+
+    worlds: int = 40  # independent worlds, behaviour drawn from the prior
+    customers: int = 300  # population of the history and of each forecast scenario
+    history_days: float = 61.0  # baseline process, fitted
+    change_days: float = 61.0  # after the change: forecast, then simulated
+    # Each lever: STUDY:SCENARIO of experiments/ (the study's scenario is the change).
+    levers: list[str] = field(default_factory=lambda: [
+        "single_customer_view:context_everywhere", "bot_containment:bot_with_escalation"])
+    variant: str = "none"  # how customers behave: none | mood | answer_response | peak_end
+    forecast: str = "whatif"  # whatif | point (broken on purpose: no behaviour uncertainty)
+    draws: int = 300  # per chain, of each world's fit
+    tune: int = 300
+    chains: int = 2
+    forecast_draws: int = 200  # posterior draws propagated by the forecast
+    replications: int = 10  # of each forecast scenario (cxsim-whatif's replications)
+    n_jobs: int = 2  # worker processes (each compiles the model once)
+    seed: int = 20261202
+
+
+@dataclass
 class CheckConfig:
     """``cxsim-check``'s config."""
 
-    mode: str = ranged("check", choices=("check", "sbc"))
+    mode: str = ranged("check", choices=("check", "sbc", "backtest"))
     data: DataConfig = field(default_factory=DataConfig)
     baseline: str | None = None
     update_baseline: bool = False
@@ -235,6 +258,7 @@ class CheckConfig:
     priors: Priors = field(default_factory=Priors)
     gates: Thresholds = field(default_factory=Thresholds)
     sbc: SbcConfig = field(default_factory=SbcConfig)
+    backtest: BacktestConfig = field(default_factory=BacktestConfig)
     n_sims: int | None = ranged(None, ge=1)  # mode=sbc: shorthand for sbc.n_sims
     progress: bool = True
 

@@ -103,6 +103,20 @@ def test_finished_worlds_are_kept_and_skipped(tmp_path: Path, capsys):
     assert "2 of 2 worlds already done, running 0" in capsys.readouterr().out
 
 
+def test_a_corrupt_world_file_is_redone_not_fatal(tmp_path: Path):
+    """A world file cut short or edited by hand is not a finished world: it is removed (so
+    a resume runs that world again) instead of failing the resume with a JSON error."""
+    from cxsim.backtest.run import load_worlds
+    from cxsim.fileio import write_json
+
+    (tmp_path / "worlds").mkdir()
+    write_json(tmp_path / "worlds" / "world_00000.json", {"world": 0})
+    (tmp_path / "worlds" / "world_00001.json").write_text('{"world": 1, "deltas": {"nps')
+    (tmp_path / "worlds" / "world_00002.json").write_text('["not a world"]')
+    assert [w["world"] for w in load_worlds(tmp_path)] == [0]
+    assert sorted(p.name for p in (tmp_path / "worlds").iterdir()) == ["world_00000.json"]
+
+
 def test_bad_backtest_settings_are_refused_before_any_work(tmp_path: Path):
     done = run_app("check", "mode=backtest", "backtest.variant=grumpy", out=tmp_path,
                    cwd=ROOT)

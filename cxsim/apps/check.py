@@ -177,6 +177,7 @@ def run_sbc(cfg: DictConfig, out: Path, progress: bool) -> int:
             fail(f"{out} holds an SBC run of other settings ({manifest}): choose another "
                  "hydra.run.dir, or the same settings to resume it")
     start(out, ("sbc.json", "sbc_*.png"))  # the finished simulations stay: they resume
+    start(out, ("backtest.json", "backtest_pit.png"))  # finished worlds stay: they resume
     write_json(manifest, {"key": s.key(), "settings": asdict(s)})
     t0 = time.perf_counter()
     results = run_sbc(s, out, progress)
@@ -251,6 +252,7 @@ def run_backtest(cfg: DictConfig, out: Path, progress: bool) -> int:
     if manifest.exists() and json.loads(manifest.read_text()).get("key") != s.key():
         fail(f"{out} holds a back-test of other settings ({manifest}): choose another "
              "hydra.run.dir, or the same settings to resume it")
+    start(out, ("backtest.json", "backtest_pit.png"))  # finished worlds stay: they resume
     write_json(manifest, {"key": s.key(), "settings": asdict(s)})
     t0 = time.perf_counter()
     worlds = run_backtest(s, out, progress)
@@ -298,12 +300,13 @@ HELP = """\
 cxsim-check: calibration regression checks for CI - fit the reference data with fixed seeds
 and run the gates (R-hat, ESS, divergences, recovery, drift against a baseline, posterior
 predictive checks); exit 0 when all pass, 1 when one fails, 2 on bad input. mode=sbc runs
-simulation-based calibration.
+simulation-based calibration, mode=backtest back-tests of the what-if's forecasts.
 
 Main keys (key=value; configs/check.yaml):
   baseline=FILE  update_baseline=true    compare with (or rewrite) a committed baseline
   data.dir=DIR  sampler.draws=2000  sampler.target_accept=0.95  gates.NAME=V
   mode=sbc n_sims=200                    simulation-based calibration (sbc.*)
+  mode=backtest backtest.worlds=40       back-tests of the what-if (backtest.*, docs/backtest.md)
 
 Example:
   cxsim-check baseline=check/baseline.json hydra.run.dir=outputs/check

@@ -92,7 +92,7 @@ def run_backtest(s: BacktestSettings, directory: Path, progress: bool = False,
     studies = lever_studies(s)
     pilot, anchor = pilot_data(scenario, s)
     pool = sbc.prior_pool(pilot, anchor, ss, s.worlds * attempts)
-    todo = [i for i in range(s.worlds) if not (worlds / f"world_{i:05d}.json").exists()]
+    todo = [i for i in range(s.worlds) if _world(worlds / f"world_{i:05d}.json") is None]
     print(f"cxsim-check backtest: {s.worlds - len(todo)} of {s.worlds} worlds already done, "
           f"running {len(todo)} on {s.n_jobs} processes")
     jobs = (delayed(run_world)(i, [pool[i + a * s.worlds] for a in range(attempts)],
@@ -104,9 +104,24 @@ def run_backtest(s: BacktestSettings, directory: Path, progress: bool = False,
     return load_worlds(directory, s.worlds)
 
 
+def _world(path: Path) -> dict | None:
+    """A finished world's record, or None: missing, or corrupt (edited, truncated by hand),
+    and then removed so that the world is run again rather than the resume failing."""
+    try:
+        result = json.loads(path.read_text())
+        if isinstance(result, dict) and isinstance(result.get("world"), int):
+            return result
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pass
+    path.unlink(missing_ok=True)
+    return None
+
+
 def load_worlds(directory: Path, n: int | None = None) -> list[dict]:
     files = sorted((Path(directory) / "worlds").glob("world_*.json"))
-    results = [json.loads(f.read_text()) for f in files]
+    results = [r for r in map(_world, files) if r is not None]
     return [r for r in results if n is None or r["world"] < n]
 
 

@@ -26,7 +26,7 @@ SURVEYS = """SurveyID,Customer,Interaction,Type,SentAt,NPS,CES,CSAT
 """
 CRM = """CustomerRef,Segment,Since,ClosedOn,Revenue
 K1,gold,2020-01-01,,120.5
-K2,basic,2024-03-30,2024-03-31,10
+K2,basic,2024-03-30,2024-03-31T18:00:00,10
 K3,basic,2023-05-01,2024-06-01,30
 K4,gold,2021-01-01,,0
 K6,basic,2019-01-01,2024-01-01,5
@@ -57,7 +57,8 @@ def test_needs_surveys_and_customers_are_joined(acd_observed, tmp_path: Path) ->
     assert ep.loc[key["K4"], "bot"] == "contained"
     assert ep.loc[key["K2"], "outcome"] == "abandoned"
     assert o.counts["needs_left_out"] == {"unidentified_customer": 0,
-                                          "customer_not_in_customers": 1}  # K5's e-mail
+                                          "customer_not_in_customers": 1,  # K5's e-mail
+                                          "before_customer_start": 0, "after_customer_churn": 0}
     s = d.surveys.set_index("survey_id")
     assert sorted(s.index) == [1, 2, 4, 7]
     assert s.loc[1, "episode_id"] == ep.loc[key["K1"], "episode_id"]
@@ -69,12 +70,32 @@ def test_needs_surveys_and_customers_are_joined(acd_observed, tmp_path: Path) ->
     c = d.customers.set_index("customer_id")
     assert "K6" not in key  # churned before the log began
     assert o.counts["customers_left_out"]["churned_before_the_log"] == 1
-    assert c.loc[key["K2"], "churn_min"] == 1440.0 and c.loc[key["K2"], "start_min"] == 0.0
+    assert c.loc[key["K2"], "churn_min"] == 2520.0 and c.loc[key["K2"], "start_min"] == 0.0
     assert np.isnan(c.loc[key["K3"], "churn_min"])  # churned after the log: not observed
     assert (c["censored_min"] == log.end_min).all()
     back = load_observed(write_observed(d, tmp_path / "observed"))
     pd.testing.assert_frame_equal(back.episodes, d.episodes)
     pd.testing.assert_frame_equal(back.surveys, d.surveys)
+
+
+def test_a_need_outside_its_customers_life_is_left_out_and_counted(tmp_path: Path) -> None:
+    """The CRM says K2 left at 00:00 on the 31st (a date only) and K1 became a customer on
+    the 31st, yet both called before: impossible timelines for the model, so those needs
+    are left out, each counted by its reason, with the survey of K2's need; what remains
+    loads as cxsim-fit reads it."""
+    (tmp_path / "acd.csv").write_text(ACD)
+    (tmp_path / "surveys.csv").write_text(SURVEYS)
+    (tmp_path / "crm.csv").write_text(CRM.replace("2024-03-31T18:00:00", "2024-03-31")
+                                      .replace("K1,gold,2020-01-01", "K1,gold,2024-03-31"))
+    log = read_contacts(tmp_path / "acd.csv", "acd_example")
+    surveys = read_table(tmp_path / "surveys.csv", load_mapping("surveys_example"), log.origin)
+    crm = read_table(tmp_path / "crm.csv", load_mapping("crm_example"), log.origin)
+    o = observed_from_contacts(log, surveys, crm, window_min=600.0)
+    assert o.counts["needs_left_out"]["after_customer_churn"] == 1
+    assert o.counts["needs_left_out"]["before_customer_start"] == 1
+    assert o.counts["surveys_left_out"]["episode_left_out"] == 2  # K1's and K2's surveys
+    back = load_observed(write_observed(o.data, tmp_path / "observed"))
+    assert len(back.episodes) == o.counts["needs"] - sum(o.counts["needs_left_out"].values())
 
 
 def test_the_technion_sample_becomes_an_observed_directory(tmp_path: Path) -> None:

@@ -208,10 +208,19 @@ def observed_from_contacts(log: ContactLog, surveys: Table | None = None,
     ep, contact_need = episodes_of(log, window_min, bot_channels)
     cust = _customers(log, customers, counts)
     known = ep["source_customer"].isin(set(cust["source_customer"]))
+    # A need outside its customer's life in the CRM (before "since", after the churn) is an
+    # impossible timeline for the model: left out and counted, never fitted.
+    life = cust.drop_duplicates("source_customer").set_index("source_customer")
+    who = ep["source_customer"].astype("str")
+    before = known & (ep["start_min"] < who.map(life["start_min"])).to_numpy()
+    after = known & (ep["start_min"] > who.map(life["churn_min"])).to_numpy()
     counts["needs"] = len(ep)
     counts["needs_left_out"] = {
         "unidentified_customer": int(ep["source_customer"].isna().sum()),
-        "customer_not_in_customers": int((ep["source_customer"].notna() & ~known).sum())}
+        "customer_not_in_customers": int((ep["source_customer"].notna() & ~known).sum()),
+        "before_customer_start": int(before.sum()),
+        "after_customer_churn": int((after & ~before).sum())}
+    known = known & ~before & ~after
     case = log.contacts["case_id"]
     case_need = contact_need.reindex(log.contacts["contact_id"][case.notna()].to_numpy())
     case_need.index = case[case.notna()].to_numpy()

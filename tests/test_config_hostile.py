@@ -150,15 +150,17 @@ def test_asking_more_draws_than_the_posterior_holds_is_refused_not_capped() -> N
     assert (caught.value.key, caught.value.value) == ("draws", 100000)
 
 
-def test_bundled_data_only_by_name_or_default_and_the_run_says_so(capsys) -> None:
+def test_bundled_data_only_by_name_and_the_run_says_so(capsys) -> None:
     assert bundled_or("example", "data.dir", example_path(), "example", "fit") == example_path()
     assert "BUNDLED example data" in capsys.readouterr().err
     assert bundled_or("/my/data", "data.dir", example_path(), "example", "fit") == \
         Path("/my/data")
     assert capsys.readouterr().err == ""
-    with pytest.raises(SystemExit) as caught:
-        bundled_or("", "data.dir", example_path(), "example", "fit")
-    assert caught.value.code == 2 and "data.dir = '': empty" in capsys.readouterr().err
+    for given in ("", None):  # typed empty, or null: never the bundled data in their place
+        with pytest.raises(SystemExit) as caught:
+            bundled_or(given, "data.dir", example_path(), "example", "fit")
+        assert caught.value.code == 2
+        assert f"data.dir = {given!r}: give your data" in capsys.readouterr().err
 
 
 def _written(out: Path) -> list[str]:
@@ -176,7 +178,10 @@ def _baseline(tmp_path: Path, item: dict | None) -> Path:
 
 
 APP_CASES = [
-    ("fit", ["data.dir="], "data.dir = '': empty"),
+    ("fit", ["data.dir="], "data.dir = '': give your data"),
+    ("fit", ["data.dir=null"], "data.dir = None: give your data"),
+    ("check", ["data.dir=null"], "data.dir = None: give your data"),
+    ("fit", ["model=cohort", "data.path=null"], "data.path = None: give your data"),
     ("fit", ["model=cohort", "data.dir=/tmp"], "data.dir = '/tmp': the cohort model reads "
      "data.path"),
     ("fit", ["data.path=/tmp/x.csv"], "data.path = '/tmp/x.csv': the micro model reads data.dir"),

@@ -181,13 +181,14 @@ def config_error(text: str) -> str:
 
 def bundled_or(given: str | None, key: str, bundled: Path, name: str, app: str) -> Path:
     """The data file or directory ``given`` as ``key``, or ``bundled`` when asked for by
-    ``name`` or not given at all - and then the run says so. An empty value is refused:
-    a user who typed ``key=`` meant their data, never the bundled example."""
-    if given is not None and not str(given).strip():
-        fail(f"{key} = {given!r}: empty; give a path, or {key}={name} for the bundled data")
-    if given is None or given == name:
-        print(f"cxsim-{app}: fitting the BUNDLED {name} data ({bundled}), not yours: "
-              f"{'not given' if given is None else 'asked for'} as {key}", file=sys.stderr)
+    ``name`` (the config's default) - and then the run says so. An empty or null value is
+    refused: the bundled data are never a fallback for data the user meant to give."""
+    if given is None or not str(given).strip():
+        fail(f"{key} = {given!r}: give your data ({key}=PATH), or {key}={name} for the "
+             "bundled data")
+    if given == name:
+        print(f"cxsim-{app}: fitting the BUNDLED {name} data ({bundled}), not yours: asked "
+              f"for as {key}={name}", file=sys.stderr)
         return bundled
     return Path(given)
 

@@ -136,9 +136,13 @@ def _projection_table(summary: dict, path: Path) -> None:
     atomic_write(path, lambda tmp: pd.DataFrame(rows).to_csv(tmp, index=False))
 
 
+# The bundled data's names, the defaults of data.dir and data.path (configs/fit.yaml).
+BUNDLED = {"dir": "example", "path": "fader_hardie_2007"}
+
+
 def run(cfg: DictConfig) -> dict:
     other = "path" if cfg.model == "micro" else "dir"  # the other model's data key
-    if cfg.data[other] is not None:
+    if cfg.data[other] not in (None, BUNDLED[other]):
         fail(f"data.{other} = {cfg.data[other]!r}: the {cfg.model} model reads data."
              f"{'dir' if other == 'path' else 'path'} (data.{other} is the "
              f"{'cohort' if other == 'path' else 'micro'} model's)")

@@ -154,8 +154,9 @@ class Thresholds:
 
 @dataclass
 class DataConfig:
-    dir: str | None = None  # micro: an observed-data directory; None: the bundled example
-    path: str | None = None  # cohort: a CSV of cohort,period,surviving; None: Fader & Hardie
+    # The bundled data only by name (the defaults name them): a run never falls back to them.
+    dir: str | None = "example"  # micro: an observed-data directory, or the bundled example
+    path: str | None = "fader_hardie_2007"  # cohort: a CSV of cohort,period,surviving
 
 
 @dataclass

@@ -136,3 +136,26 @@ def finished_run(directory: Path) -> dict[str, str] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return files if same else None
+
+
+_watching: list[int] = []  # in a worker: the parent's pid, once the watch started
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process (SBC's, a joblib sweep's): exit as soon as ``parent`` is gone - a
+    kill -9 of the main process would otherwise leave its workers computing for nobody.
+    Only in a direct child of ``parent`` (a Ray or Slurm job is not one). Polls once a
+    second."""
+    import threading
+    import time
+
+    if _watching or os.getpid() == parent or os.getppid() != parent:
+        return
+    _watching.append(parent)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()

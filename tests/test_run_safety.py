@@ -125,7 +125,7 @@ def test_corrupt_sbc_pieces_are_dropped_and_removed_to_be_redone(tmp_path: Path)
     assert sorted(p.name for p in sims.iterdir()) == ["sim_00000.json"]
 
 
-WORKER = ("import os, time; from cxsim.calibrate.sbc import die_with_parent; "
+WORKER = ("import os, time; from cxsim.fileio import die_with_parent; "
           "die_with_parent(os.getppid()); time.sleep(120)")
 PARENT = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', "
           f"{WORKER!r}]); print(c.pid, flush=True); time.sleep(120)")
@@ -242,3 +242,44 @@ def test_kill_9_of_the_sbc_main_process_its_workers_die_and_a_truncated_piece_is
     assert again.returncode in (0, 1), again.stderr[-2000:]  # calibrated or not: it ran
     assert json.loads((out / "sbc.json").read_text())["n_sims"] == 6
     assert finished_run(out) is not None
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_sweeps_main_process_its_joblib_workers_die(tmp_path: Path) -> None:
+    """A multirun on the joblib launcher whose main process is killed (alone, as a crash
+    would): its loky workers, which Hydra's launcher leaves running, exit within seconds."""
+    proc = subprocess.Popen(app_command("simulate", "sweep=erlang", "cluster=local",
+                                        "horizon=60", out=tmp_path / "sweep", multirun=True),
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def workers() -> list[int]:
+        ps = subprocess.run(["ps", "-eo", "pid=,ppid=,args="], capture_output=True, text=True)
+        return [int(line.split()[0]) for line in ps.stdout.splitlines()
+                if int(line.split()[1]) == proc.pid and "loky" in line and "popen" in line]
+
+    deadline = time.monotonic() + 300
+    while len(workers()) < 2:
+        assert proc.poll() is None and time.monotonic() < deadline, "no workers started"
+        time.sleep(0.2)
+    children = workers()
+    time.sleep(5)  # the workers import cxsim and start their jobs (and watches)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    alive = children
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in children if _alive(pid)]
+        time.sleep(0.2)
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived the sweep's main process by 15 s"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}").exists() \
+        else "X"
+    return status not in ("Z", "X")  # a zombie has exited

@@ -4,6 +4,7 @@ code of a bad config, progress."""
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from omegaconf import DictConfig
 
-from cxsim.fileio import RunDirBusy, atomic_write, begin_run, lock_run
+from cxsim.fileio import RunDirBusy, atomic_write, begin_run, die_with_parent, lock_run
 from cxsim.spec import SpecError, config_dir
 from cxsim.spec.config import SCHEMAS, to_typed, unknown_override
 
@@ -28,6 +29,7 @@ __all__ = ["bars_of", "console_script", "fail", "heartbeat_of", "job_seed", "pro
            "user_errors", "write_parquet"]
 
 USER_ERROR = 2
+MAIN_PID = "CXSIM_MAIN_PID"  # the app's own process: its sweep workers die with it
 _started = False  # set once an app's task runs: a Hydra exit before that is a config error
 
 
@@ -97,6 +99,9 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any],
     def hydra_main(cfg: DictConfig) -> Any:
         task_started()
         _release_stderr()
+        main_pid = os.environ.get(MAIN_PID)
+        if main_pid and int(main_pid) != os.getpid():  # a sweep's worker process
+            die_with_parent(int(main_pid))
         with user_errors():
             to_typed(cfg)
         return task(cfg)
@@ -109,6 +114,7 @@ def console_script(config_name: str, task: Callable[[DictConfig], Any],
                   "Hydra's options.")
             return
         check_overrides(config_name, args)
+        os.environ[MAIN_PID] = str(os.getpid())  # inherited by a joblib sweep's workers
         _hold_stderr()
         try:
             hydra_main()

@@ -32,7 +32,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +44,7 @@ from cxsim.calibrate.micro import model as micro
 from cxsim.calibrate.micro.draws import parameter_draws
 from cxsim.calibrate.micro.model import anchor_reason, build_model
 from cxsim.calibrate.micro.prepare import Prepared, Queries, prepare
-from cxsim.fileio import write_json
+from cxsim.fileio import die_with_parent, write_json
 from cxsim.progress import Progress
 from cxsim.spec.config import AnchorConfig, Priors, ProcessConfig, SbcConfig
 
@@ -198,24 +197,6 @@ def theta_of_draw(draw: dict[str, float], anchor: str, s: SbcSettings) -> dict[s
     the fit holds fixed: the anchor's baseline and the company's process."""
     return {**draw, f"satisfaction_base[{anchor}]": s.anchor_base,
             "churn_period_days": s.churn_period_days, "fatigue_days": s.fatigue_days}
-
-
-_watching: list[int] = []  # in a worker: the parent's pid, once the watch started
-
-
-def die_with_parent(parent: int) -> None:
-    """In a worker process: exit as soon as ``parent`` is gone (a kill -9 of the main
-    process would otherwise leave its workers computing for nobody). Polls once a second."""
-    if _watching or os.getpid() == parent:
-        return
-    _watching.append(parent)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def run_one(i: int, candidates: list[dict[str, float]], scenario: Any, pilot: Prepared,

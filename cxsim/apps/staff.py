@@ -179,9 +179,11 @@ def _print(doc: dict, out: Path) -> None:
                      f"{r['cost_per_week']:,.0f} (gap {r['gap']:.2%}), targets met in "
                      f"re-simulation: {r['targets_met_in_resimulation']}")
             if r["short_intervals"]:
-                noise = sum("within noise" in x["why"] for x in r["short_intervals"])
-                line += (f" ({len(r['short_intervals'])} intervals short, {noise} of them "
-                         f"within noise: staffing.json lists them)")
+                rows = r["short_intervals"]
+                closed = sum("line is closed" in x["why"] for x in rows)
+                noise = sum("within noise" in x["why"] for x in rows)
+                line += (f" ({len(rows)} intervals short: {closed} where the scenario's line "
+                         f"is closed, {noise} within noise; staffing.json lists them)")
         print(line)
     print(f"wrote {out}")
 

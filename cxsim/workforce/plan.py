@@ -48,6 +48,14 @@ class QueuePlan:
     cover: NDArray[np.int64] | None = None  # the requirement the last roster covers
 
 
+def opened_by_requirement(need: QueueRequirement) -> NDArray[np.bool_]:
+    """The intervals whose targets the roster must meet: those where the pilot run saw calls.
+    Where the scenario's line is closed (no calls in the pilot) the requirement is no agents;
+    a shift's edge reaching there opens the line to a handful of calls, whose figures say
+    nothing about the roster (and raising the requirement there only moves the edge)."""
+    return need.pilot.observed & (np.nan_to_num(need.pilot.arrival_rate) > 0)
+
+
 def short_intervals(p: QueuePlan, targets: Targets, confidence: float) -> list[dict]:
     """The intervals the re-simulated roster still misses, each with its figures and why: its
     mean meets the targets but not at ``confidence`` (the replications cannot resolve it:
@@ -56,11 +64,16 @@ def short_intervals(p: QueuePlan, targets: Targets, confidence: float) -> list[d
         return []
     m, width = p.rostered, p.need.agents.shape[1]
     on_mean = meets(m, targets, 0.5)
+    opened = ~opened_by_requirement(p.need)
     rows = []
-    for d, i in zip(*np.nonzero(~p.rostered_met), strict=True):
+    short = ~meets(m, targets, confidence) & p.need.met
+    for d, i in zip(*np.nonzero(short), strict=True):
         why = (f"the mean meets the targets, the one-sided {confidence:g} bound does not "
                f"({m.replications} replications): within noise" if on_mean[d, i]
                else "the mean misses the targets")
+        if opened[d, i]:
+            why = ("the line is closed there in the scenario (no calls in the pilot run); a "
+                   "shift's edge opens it: not repaired; " + why)
         rows.append({
             "weekday": WEEKDAYS[d], "interval_start_min": int(i * (MINUTES_PER_DAY // width)),
             "requirement": int(p.need.agents[d, i]),
@@ -105,7 +118,7 @@ def plan_queue(s: Scenario, queue: str, targets: Targets, shift_types: Sequence[
                               mip_gap=mip_gap, time_limit_s=time_limit_s,
                               max_part_time_share=max_part_time_share)
         result = measure(rostered(s, queue, roster), queue)
-        met = meets(result, targets, confidence) | ~need.met
+        met = meets(result, targets, confidence) | ~need.met | ~opened_by_requirement(need)
         note(f"{queue}: roster {roster.cost:,.0f} (gap {roster.gap:.2%}), "
              f"{int((~met).sum())} intervals short in re-simulation")
         if met.all():

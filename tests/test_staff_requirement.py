@@ -26,6 +26,7 @@ from cxsim.workforce.simulated import measure, meets, simulated_requirement, sta
 FAMILY = 0.01
 TARGET = Targets(service_level=0.8, sl_threshold=1 / 3)
 CONFIDENCE = 0.9
+MAX_REPS = 160
 
 
 def erlang_world(lam: float, mu: float, reps: int, *extra: str, horizon: float = 0.75):
@@ -79,13 +80,13 @@ def test_erlang_c_world_requirement_equals_erlang_c(lam, mu):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="not yet met at this scale: with 30-minute intervals and 20 "
-                   "replications a few busy intervals end 2-3 agents above Erlang C, next to "
-                   "neighbours that noise let one below (their queues carry over)",
-                   strict=False)
 def test_erlang_c_world_week_of_half_hours_with_a_daily_profile():
     # A week of 30-minute intervals, the load following a daily curve (Erlang C per interval
-    # on the hourly rate: 30-minute intervals of one hour share their rate).
+    # on the hourly rate: 30-minute intervals of one hour share their rate). A half-hour's
+    # service level over 20 replications has a standard error of 0.025-0.05, as much as one
+    # agent moves it, and common random numbers keep an interval's sample luck from one
+    # candidate to the next: at 20 replications alone a few intervals ended 2-3 agents from
+    # Erlang C. The search doubles the replications while decisions are unresolved.
     profile = [0.2] * 7 + [1.0, 1.6, 2.0, 2.0, 1.8, 1.5, 1.6, 1.8, 1.6, 1.2, 1.0, 0.8, 0.6] \
         + [0.4] * 4
     prof = ",".join(f"{p:g}" for p in profile)
@@ -94,16 +95,30 @@ def test_erlang_c_world_week_of_half_hours_with_a_daily_profile():
         "experiment=erlang", "queue.arrival_rate=1.5", "queue.service_rate=0.2",
         "queue.sl_threshold=0.3333333333333333", "horizon=7.25", "warmup=0.25",
         f"replications={reps}", "interval_min=30", f"population.hourly_profile=[{prof}]"])
-    need = simulated_requirement(s, "phone", TARGET, confidence=CONFIDENCE)
+    need = simulated_requirement(s, "phone", TARGET, confidence=CONFIDENCE,
+                                 max_replications=MAX_REPS)
+    reps = need.final.replications
     rate = 1.5 * np.array(profile) / np.mean(profile)
     c_e = np.tile(np.repeat(requirement(rate, 0.2, TARGET).agents, 2), (7, 1))
     # Where an interval has few calls (night: ~9 per replication) its service level is too
     # noisy for one agent to show at 90% confidence: the check is where the calls are.
     calls = np.tile(np.repeat(rate, 2), (7, 1)) * 30
-    obs = need.pilot.observed & (calls >= 30)
+    busy = need.pilot.observed & (calls >= 30)
     diff = need.agents - c_e
     print(f"\nlow-volume intervals: simulated - Erlang C = "
-          f"{np.unique(diff[need.pilot.observed & ~obs], return_counts=True)}")
+          f"{np.unique(diff[need.pilot.observed & ~busy], return_counts=True)}")
+    # Erlang C is steady state: right after the hourly rate steps, the queue has not yet
+    # reached its new level (a rise: shorter than Erlang C's; a fall: longer). The equality
+    # is checked where the load has been steady for the interval before; after a step the
+    # simulation may need fewer agents after a rise, and more after a fall, not the reverse.
+    half_rate = np.tile(np.repeat(rate, 2), (7, 1)).ravel()
+    step = np.zeros(half_rate.size)
+    step[1:] = np.sign(np.round(half_rate[1:] - half_rate[:-1], 9))
+    step = step.reshape(c_e.shape)
+    obs = busy & (step == 0)
+    print(f"after a rise: {np.unique(diff[busy & (step > 0)], return_counts=True)}; "
+          f"after a fall: {np.unique(diff[busy & (step < 0)], return_counts=True)}")
+    assert np.all(diff[busy & (step > 0)] <= 1) and np.all(diff[busy & (step < 0)] >= -1)
     assert np.all(np.abs(diff[obs]) <= 1), diff[obs]
     t_conf = stats.t.ppf(CONFIDENCE, reps - 1)
     q = stats.t.ppf(1 - FAMILY / (2 * obs.sum()), reps - 1)
@@ -159,3 +174,9 @@ def test_default_scenario_with_abandonment_and_retries_needs_fewer_hours_than_er
     print(f"\nphone_front agent-hours/week: simulated {sim:g}, Erlang C {erl_c:g}, "
           f"Erlang A {erl_a:g}; scenario's own staffing {agent_hours(s):g} h over the horizon")
     assert sim < erl_c
+
+
+def test_max_replications_below_the_scenarios_is_refused_before_any_run():
+    s = erlang_world(1.5, 0.2, 10)
+    with pytest.raises(ValueError, match="max_replications 5 is below the scenario's"):
+        simulated_requirement(s, "phone", TARGET, max_replications=5)

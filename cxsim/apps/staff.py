@@ -25,9 +25,10 @@ from cxsim.spec.kinds import KINDS
 
 # What a run (re)writes: an earlier run's are removed when this one starts.
 OUTPUTS = ("requirement.csv", "roster.csv", "staffing.json", "experiment", "*.png")
-SCENARIO_APP_KEYS = ("targets.", "queues", "confidence", "max_rounds", "repair_rounds",
-                     "shift_types", "max_part_time_share", "mip_gap", "time_limit_s",
-                     "tradeoff_levels", "figures", "progress", "hydra.", "experiment")
+SCENARIO_APP_KEYS = ("targets.", "queues", "confidence", "max_rounds", "max_replications",
+                     "repair_rounds", "shift_types", "max_part_time_share", "mip_gap",
+                     "time_limit_s", "tradeoff_levels", "figures", "progress", "hydra.",
+                     "experiment")
 
 
 def _targets(cfg: StaffConfig):
@@ -86,6 +87,9 @@ def _check(cfg: StaffConfig, scenario) -> list[str]:
         raise SpecError("queues", [], "no live queue with agents to staff")
     if not 0.5 <= cfg.confidence < 1:
         raise SpecError("confidence", cfg.confidence, "must lie in [0.5, 1)")
+    if cfg.max_replications is not None and cfg.max_replications < scenario.replications:
+        raise SpecError("max_replications", cfg.max_replications,
+                        f"is below replications={scenario.replications}")
     if scenario.replications < 2:
         raise SpecError("replications", scenario.replications,
                         "needs at least 2 (the confidence is over replications)")
@@ -128,7 +132,8 @@ def run(cfg: DictConfig) -> dict:
             try:
                 plans[q] = plan_queue(
                     scenario, q, targets, shift_types, confidence=typed.confidence,
-                    max_rounds=typed.max_rounds, repair_rounds=typed.repair_rounds,
+                    max_rounds=typed.max_rounds, max_replications=typed.max_replications,
+                    repair_rounds=typed.repair_rounds,
                     max_part_time_share=typed.max_part_time_share, mip_gap=typed.mip_gap,
                     time_limit_s=typed.time_limit_s,
                     note=lambda msg: print(msg, flush=True) if progress_of(cfg) else None)
@@ -173,6 +178,12 @@ def _print(doc: dict, out: Path) -> None:
             line += (f"; roster {r['paid_hours_per_week']:.1f} paid h, cost "
                      f"{r['cost_per_week']:,.0f} (gap {r['gap']:.2%}), targets met in "
                      f"re-simulation: {r['targets_met_in_resimulation']}")
+            if r["short_intervals"]:
+                rows = r["short_intervals"]
+                closed = sum("line is closed" in x["why"] for x in rows)
+                noise = sum("within noise" in x["why"] for x in rows)
+                line += (f" ({len(rows)} intervals short: {closed} where the scenario's line "
+                         f"is closed, {noise} within noise; staffing.json lists them)")
         print(line)
     print(f"wrote {out}")
 
@@ -190,6 +201,7 @@ Main keys (key=value; configs/staff.yaml):
   queues=[NAME,...]            the queues to staff (default: every staffed live queue)
   interval_min=30              15, 30 or 60-minute intervals
   confidence=0.9               one-sided confidence that an interval meets its targets
+  max_replications=N           double the replications up to N while intervals are unresolved
   shift_types.NAME.length_min=510 ...  the allowed shifts; figures=false  hydra.run.dir=DIR
 
 Example:

@@ -365,6 +365,7 @@ class StaffConfig(SimulateConfig):
     queues: list[str] = field(default_factory=list)  # empty: every live queue with staff
     confidence: float = 0.9  # one-sided confidence with which an interval meets its targets
     max_rounds: int = 30  # simulation rounds of the requirement search, per queue
+    max_replications: int | None = None  # doubled up to this while decisions are unresolved
     repair_rounds: int = 6  # roster re-solves after a re-simulation finds short intervals
     shift_types: dict[str, StaffShiftType] = field(default_factory=dict)
     max_part_time_share: float | None = 0.3

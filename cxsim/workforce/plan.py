@@ -45,6 +45,45 @@ class QueuePlan:
     rostered: Measured | None  # the roster re-simulated
     rostered_met: NDArray[np.bool_] | None
     repairs: int
+    cover: NDArray[np.int64] | None = None  # the requirement the last roster covers
+
+
+def opened_by_requirement(need: QueueRequirement) -> NDArray[np.bool_]:
+    """The intervals whose targets the roster must meet: those where the pilot run saw calls.
+    Where the scenario's line is closed (no calls in the pilot) the requirement is no agents;
+    a shift's edge reaching there opens the line to a handful of calls, whose figures say
+    nothing about the roster (and raising the requirement there only moves the edge)."""
+    return need.pilot.observed & (np.nan_to_num(need.pilot.arrival_rate) > 0)
+
+
+def short_intervals(p: QueuePlan, targets: Targets, confidence: float) -> list[dict]:
+    """The intervals the re-simulated roster still misses, each with its figures and why: its
+    mean meets the targets but not at ``confidence`` (the replications cannot resolve it:
+    noise, not staffing), or its mean misses too."""
+    if p.roster is None or p.rostered_met is None:
+        return []
+    m, width = p.rostered, p.need.agents.shape[1]
+    on_mean = meets(m, targets, 0.5)
+    opened = ~opened_by_requirement(p.need)
+    rows = []
+    short = ~meets(m, targets, confidence) & p.need.met
+    for d, i in zip(*np.nonzero(short), strict=True):
+        why = (f"the mean meets the targets, the one-sided {confidence:g} bound does not "
+               f"({m.replications} replications): within noise" if on_mean[d, i]
+               else "the mean misses the targets")
+        if opened[d, i]:
+            why = ("the line is closed there in the scenario (no calls in the pilot run); a "
+                   "shift's edge opens it: not repaired; " + why)
+        rows.append({
+            "weekday": WEEKDAYS[d], "interval_start_min": int(i * (MINUTES_PER_DAY // width)),
+            "requirement": int(p.need.agents[d, i]),
+            "covered_for": None if p.cover is None else int(p.cover[d, i]),
+            "rostered": _cell(p.roster.coverage[0, d * width + i]),
+            "volume": _cell(m.mean["volume"][d, i]),
+            "service_level": _cell(m.mean["service_level"][d, i]),
+            "service_level_ci": _cell(m.half["service_level"][d, i]),
+            "abandon_rate": _cell(m.mean["abandon_rate"][d, i]), "why": why})
+    return rows
 
 
 def rostered(s: Scenario, queue: str, roster: Roster) -> Scenario:
@@ -58,32 +97,38 @@ def rostered(s: Scenario, queue: str, roster: Roster) -> Scenario:
 
 def plan_queue(s: Scenario, queue: str, targets: Targets, shift_types: Sequence[ShiftType],
                *, confidence: float, max_rounds: int, repair_rounds: int,
+               max_replications: int | None = None,
                max_part_time_share: float | None, mip_gap: float, time_limit_s: float,
                note: Callable[[str], None]) -> QueuePlan:
     """Requirement by simulation, then the roster, re-simulated and repaired."""
     need = simulated_requirement(s, queue, targets, confidence=confidence,
-                                 max_rounds=max_rounds,
+                                 max_rounds=max_rounds, max_replications=max_replications,
                                  on_round=lambda msg: note(f"{queue}: {msg}"))
     types = [dataclasses.replace(t, group=queue) for t in shift_types]
     if not types:
         return QueuePlan(need, None, None, None, 0)
     cover = need.agents.copy()
-    roster = result = None
+    roster = result = covered = None
     met = None
     repairs = -1
     while repairs < repair_rounds:
         repairs += 1
+        covered = cover
         roster = solve_roster({queue: cover}, types, interval_min=s.interval_min,
                               mip_gap=mip_gap, time_limit_s=time_limit_s,
                               max_part_time_share=max_part_time_share)
         result = measure(rostered(s, queue, roster), queue)
-        met = meets(result, targets, confidence) | ~need.met
+        met = meets(result, targets, confidence) | ~need.met | ~opened_by_requirement(need)
         note(f"{queue}: roster {roster.cost:,.0f} (gap {roster.gap:.2%}), "
              f"{int((~met).sum())} intervals short in re-simulation")
         if met.all():
             break
-        cover = np.where(met, cover, cover + 1)
-    return QueuePlan(need, roster, result, met, repairs)
+        # The roster often covers a short interval above its requirement already (a shift
+        # spans whole stretches of the day): raising the requirement by one there would
+        # change nothing. A short interval needs one agent more than the roster gave it.
+        given = np.floor(roster.coverage[0].reshape(cover.shape) + 1e-9).astype(np.int64)
+        cover = np.where(met, cover, np.maximum(cover, given) + 1)
+    return QueuePlan(need, roster, result, met, repairs, covered)
 
 
 def tradeoff(plans: dict[str, QueuePlan], targets: Targets, levels: Sequence[float],
@@ -175,6 +220,7 @@ def staffing_document(s: Scenario, plans: dict[str, QueuePlan], targets: Targets
                 "paid_hours_per_week": float(sum(x.agents * x.paid_hours for x in r.shifts)),
                 "targets_met_in_resimulation": bool(p.rostered_met.all()),
                 "intervals_short": int((~p.rostered_met).sum()),
+                "short_intervals": short_intervals(p, targets, confidence),
                 "service_level": [_cell(v) for v in p.rostered.mean["service_level"].ravel()],
                 "service_level_ci": [_cell(v)
                                      for v in p.rostered.half["service_level"].ravel()],

@@ -167,16 +167,26 @@ def simulated_requirement(
     confidence: float = 0.9,
     max_rounds: int = 30,
     max_agents: int = 1000,
+    max_replications: int | None = None,
     on_round: Callable[[str], None] | None = None,
 ) -> QueueRequirement:
     """The fewest agents per interval of the week whose simulated figures meet ``targets``
-    at ``confidence``, every other queue keeping its staffing (see the module docstring)."""
+    at ``confidence``, every other queue keeping its staffing (see the module docstring).
+
+    ``max_replications`` (default: the scenario's) lets the search refine: while some
+    interval's decision is unresolved at the count it chose or one less (its confidence
+    bound and the opposite one straddle the target), the replications are doubled, up to
+    ``max_replications``, and the search resumes from its counts."""
     note = on_round or (lambda _msg: None)
     tp = s.touchpoints.get(queue)
     if tp is None or not KINDS[tp.kind].assisted:
         raise ValueError(f"no agent queue {queue!r} in the scenario")
     if not 0.5 <= confidence < 1:
         raise ValueError(f"confidence must be in [0.5, 1); got {confidence!r}")
+    top = s.replications if max_replications is None else max_replications
+    if top < s.replications:
+        raise ValueError(f"max_replications {top} is below the scenario's replications "
+                         f"{s.replications}")
     pilot = measure(s, queue)
     note("pilot run: load measured")
     erl_c, erl_a, why = erlang_start(pilot, targets, max_agents)
@@ -188,68 +198,128 @@ def simulated_requirement(
     per_day = int(MINUTES_PER_DAY) // s.interval_min
     current = touchpoint_agents(tp).reshape(DAYS, per_day, s.interval_min).max(axis=2)
     agents = np.where(feasible, start, current).astype(np.int64)
-    locked = ~feasible
-    rounds = 0
-
-    def run(candidate: NDArray) -> Measured:
-        nonlocal rounds
-        rounds += 1
-        return measure(staffed(s, {queue: candidate}), queue)
-
-    m = run(agents)
-    ok = meets(m, targets, confidence) | locked
-    one_less: dict[str, NDArray] = {}
-    one_less_half: dict[str, NDArray] = {}
-    # Down steps cut one agent in every other interval at a time (a cut's queue carries over
-    # into the next interval, so neighbours are never cut together).
-    parity = (np.arange(agents.size).reshape(agents.shape) % 2).astype(bool)
-    turn, idle_turns, cutting = False, 0, False
-    while rounds < max_rounds:
-        if not ok.all():  # up: the misses get one agent more (or their Erlang count)
-            again_c, again_a, _ = erlang_start(m, targets, max_agents)
-            again = again_a if m.patience_rate > 0 else again_c
-            raise_ = np.maximum(agents + 1, again) if not cutting else agents + 1
-            agents = np.minimum(np.where(ok, agents, raise_), max_agents).astype(np.int64)
-            if cutting:  # a miss after a cut: that count stays
-                locked |= ~ok
-            m = run(agents)
-            ok = meets(m, targets, confidence) | ~feasible
-            note(f"round {rounds}: {int((~ok).sum())} intervals short")
-            continue
-        if idle_turns >= 2:
-            break
-        cutting = True
-        cut = ~locked & (agents > 0) & (m.mean["volume"] > 0) & (parity == turn)
-        turn = not turn
-        if not cut.any():
-            idle_turns += 1
-            continue
-        trial = np.where(cut, agents - 1, agents)
-        mt = run(trial)
-        for k in FIGURES:
-            one_less.setdefault(k, np.full(agents.shape, np.nan))[cut] = mt.mean[k][cut]
-            one_less_half.setdefault(k, np.full(agents.shape, np.nan))[cut] = mt.half[k][cut]
-        good = meets(mt, targets, confidence) | ~feasible
-        holds = cut & good
-        locked |= cut & ~holds  # one less misses: this count stays
-        idle_turns = 0 if holds.any() else idle_turns + 1
-        if holds.any():
-            agents = np.where(holds, agents - 1, agents)
-            m = mt if np.array_equal(agents, trial) else run(agents)
-            ok = meets(m, targets, confidence) | ~feasible
-            # A queue carries over forwards: a miss right after a cut blames that cut, which
-            # is put back for good (the up step handles misses with no cut before them).
-            flat_miss = ~ok.ravel()
-            after = np.zeros_like(flat_miss)
-            after[:-1] = flat_miss[1:]
-            blamed = (holds.ravel() & after).reshape(agents.shape)
-            if blamed.any():
-                agents = np.where(blamed, agents + 1, agents)
-                locked |= blamed
-                m = run(agents)
-                ok = meets(m, targets, confidence) | ~feasible
-        note(f"round {rounds}: {int(holds.sum())} intervals cut by one")
+    search = _Search(s, queue, targets, confidence, max_agents, feasible, note)
+    agents, m = search.run(agents, max_rounds, erlang_raise=True)
+    while search.s.replications < top and search.unresolved(agents, m).any():
+        reps = min(2 * search.s.replications, top)
+        note(f"{int(search.unresolved(agents, m).sum())} intervals unresolved: "
+             f"{reps} replications")
+        search = search.with_replications(reps)
+        agents, m = search.run(agents, max_rounds, erlang_raise=False)
     short = feasible & ~meets(m, targets, confidence)
+    rounds = search.rounds_total
     reason = np.where(short, f"not met after {rounds} simulation rounds (max_rounds)", reason)
     return QueueRequirement(queue, agents, erl_c, erl_a, feasible & ~short, reason, m,
-                            one_less, one_less_half, rounds, pilot)
+                            search.one_less, search.one_less_half, rounds, pilot)
+
+
+@dataclass
+class _Search:
+    """The correction at one number of replications (common random numbers throughout)."""
+
+    s: Scenario
+    queue: str
+    targets: Targets
+    confidence: float
+    max_agents: int
+    feasible: NDArray[np.bool_]
+    note: Callable[[str], None]
+    rounds_total: int = 0
+    one_less: dict[str, NDArray] = field(default_factory=dict)
+    one_less_half: dict[str, NDArray] = field(default_factory=dict)
+
+    def with_replications(self, reps: int) -> _Search:
+        return dataclasses.replace(self, s=dataclasses.replace(self.s, replications=reps),
+                                   one_less={}, one_less_half={})
+
+    def measure(self, candidate: NDArray) -> Measured:
+        self.rounds_total += 1
+        return measure(staffed(self.s, {self.queue: candidate}), self.queue)
+
+    def meets(self, m: Measured) -> NDArray[np.bool_]:
+        return meets(m, self.targets, self.confidence) | ~self.feasible
+
+    def unresolved(self, agents: NDArray, m: Measured) -> NDArray[np.bool_]:
+        """Busy intervals whose count the replications could not settle: at the count
+        chosen, or at the one less last tried, the target lies between the two one-sided
+        bounds (the figures cannot tell meeting from missing)."""
+        busy = self.feasible & (m.mean["volume"] > 0) & (agents > 0)
+        # Short at the confidence, yet the optimistic bound meets.
+        open_ = meets(m, self.targets, 1 - self.confidence) & ~meets(m, self.targets,
+                                                                    self.confidence)
+        if self.one_less:
+            less = Measured(self.one_less, self.one_less_half, m.arrival_rate, m.observed,
+                            m.replications, m.service_rate, m.patience_rate)
+            tried = np.isfinite(self.one_less["volume"])
+            could_meet = meets(less, self.targets, 1 - self.confidence)
+            open_ |= tried & could_meet & ~meets(less, self.targets, self.confidence)
+        return busy & open_
+
+    def run(self, agents: NDArray, max_rounds: int, *, erlang_raise: bool
+            ) -> tuple[NDArray, Measured]:
+        """Up and down steps from ``agents`` (see the module docstring)."""
+        t, note, feasible = self.targets, self.note, self.feasible
+        locked = ~feasible
+        rounds = 0
+        m = self.measure(agents)
+        rounds += 1
+        ok = self.meets(m)
+        # Down steps cut one agent in every other interval at a time (a cut's queue carries
+        # over into the next interval, so neighbours are never cut together).
+        parity = (np.arange(agents.size).reshape(agents.shape) % 2).astype(bool)
+        turn, idle_turns, cutting = False, 0, False
+        while rounds < max_rounds:
+            if not ok.all():  # up: the misses get one agent more (or their Erlang count)
+                raise_ = agents + 1
+                if erlang_raise and not cutting:
+                    again_c, again_a, _ = erlang_start(m, t, self.max_agents)
+                    raise_ = np.maximum(raise_, again_a if m.patience_rate > 0 else again_c)
+                agents = np.minimum(np.where(ok, agents, raise_), self.max_agents).astype(
+                    np.int64)
+                if cutting:  # a miss after a cut: that count stays
+                    locked |= ~ok
+                m = self.measure(agents)
+                rounds += 1
+                ok = self.meets(m)
+                note(f"round {self.rounds_total}: {int((~ok).sum())} intervals short")
+                continue
+            if idle_turns >= 2:
+                break
+            cutting = True
+            cut = ~locked & (agents > 0) & (m.mean["volume"] > 0) & (parity == turn)
+            turn = not turn
+            if not cut.any():
+                idle_turns += 1
+                continue
+            trial = np.where(cut, agents - 1, agents)
+            mt = self.measure(trial)
+            rounds += 1
+            for k in FIGURES:
+                self.one_less.setdefault(k, np.full(agents.shape, np.nan))[cut] = mt.mean[k][cut]
+                self.one_less_half.setdefault(k, np.full(agents.shape, np.nan))[cut] = \
+                    mt.half[k][cut]
+            holds = cut & self.meets(mt)
+            locked |= cut & ~holds  # one less misses: this count stays
+            idle_turns = 0 if holds.any() else idle_turns + 1
+            if holds.any():
+                agents = np.where(holds, agents - 1, agents)
+                if not np.array_equal(agents, trial):
+                    m = self.measure(agents)
+                    rounds += 1
+                else:
+                    m = mt
+                ok = self.meets(m)
+                # A queue carries over forwards: a miss right after a cut blames that cut,
+                # which is put back for good (the up step handles misses with no cut before).
+                flat_miss = ~ok.ravel()
+                after = np.zeros_like(flat_miss)
+                after[:-1] = flat_miss[1:]
+                blamed = (holds.ravel() & after).reshape(agents.shape)
+                if blamed.any():
+                    agents = np.where(blamed, agents + 1, agents)
+                    locked |= blamed
+                    m = self.measure(agents)
+                    rounds += 1
+                    ok = self.meets(m)
+            note(f"round {self.rounds_total}: {int(holds.sum())} intervals cut by one")
+        return agents, m

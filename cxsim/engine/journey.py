@@ -127,6 +127,8 @@ class JourneyRouter:
             ep.first_channel = node.channel
         ep.channel = node.channel
         done, outcome, target = node.visit(ep, t)
+        if ep.redials and outcome != VISIT_ABANDONED:
+            ep.redials = 0
         if outcome == VISIT_RESOLVED:
             ep.steps += self.reason_steps[ep.reason]
             self.finish(ep, done, RESOLVED if done < self.end else IN_SYSTEM)
@@ -136,11 +138,30 @@ class JourneyRouter:
                 self._at(done, ep, self.visit, target)
             else:  # nobody to hand over to at this hour: a failed bot, an unresolved call
                 self._fallback(ep, done, GAVE_UP, again=node.assisted)
-        elif outcome == VISIT_FAILED or outcome == VISIT_ABANDONED:
+        elif outcome == VISIT_ABANDONED:
+            # Redial the same queue (a draw only where redials are on), up to its limit.
+            if (node.redial_prob > 0 and not ep.intolerant and ep.redials < node.redial_limit
+                    and node.redial_uniform() < node.redial_prob):
+                ep.redials += 1
+                self._at(done + node.redial_delay(), ep, self.redial, node)
+                return
+            ep.redials = 0
+            self._fallback(ep, done, ABANDONED, False)
+        elif outcome == VISIT_FAILED:
             self._fallback(ep, done, ABANDONED if outcome == VISIT_ABANDONED else GAVE_UP,
                            False)
         else:  # served but unresolved: contact again later
             self._fallback(ep, done, GAVE_UP, again=True)
+
+    def redial(self, ep: Episode, t: float, node: Node) -> None:
+        """``ep`` calls ``node`` again after abandoning it; a closed line is a failed redial
+        (the customer falls back as after abandoning)."""
+        if not node.is_open(t):
+            ep.redials = 0
+            self._fallback(ep, t, ABANDONED, False)
+            return
+        node.stats.redials.append(t)
+        self.visit(ep, t, node)
 
     def _fallback(self, ep: Episode, t: float, outcome: int, again: bool) -> None:
         keen = self.uniform() < self.retry_prob[ep.segment]

@@ -22,7 +22,7 @@ class Episode:
                  intolerant: bool) -> None:
         self.id, self.customer, self.segment, self.reason = id, customer, segment, reason
         self.t0, self.intolerant = t0, intolerant
-        self.redials = 0  # redials of the same queue in a row since the last other outcome
+        self.redials = 0  # during a redial visit: its number in the row of redials, else 0
         self.contacts = self.transfers = self.repeats = self.switches = self.steps = 0
         self.bot = BOT_NONE
         self.wait = self.handle = 0.0

@@ -127,8 +127,6 @@ class JourneyRouter:
             ep.first_channel = node.channel
         ep.channel = node.channel
         done, outcome, target = node.visit(ep, t)
-        if ep.redials and outcome != VISIT_ABANDONED:
-            ep.redials = 0
         if outcome == VISIT_RESOLVED:
             ep.steps += self.reason_steps[ep.reason]
             self.finish(ep, done, RESOLVED if done < self.end else IN_SYSTEM)
@@ -142,10 +140,8 @@ class JourneyRouter:
             # Redial the same queue (a draw only where redials are on), up to its limit.
             if (node.redial_prob > 0 and not ep.intolerant and ep.redials < node.redial_limit
                     and node.redial_uniform() < node.redial_prob):
-                ep.redials += 1
-                self._at(done + node.redial_delay(), ep, self.redial, node)
+                self._at(done + node.redial_delay(), ep, self.redial, (node, ep.redials + 1))
                 return
-            ep.redials = 0
             self._fallback(ep, done, ABANDONED, False)
         elif outcome == VISIT_FAILED:
             self._fallback(ep, done, ABANDONED if outcome == VISIT_ABANDONED else GAVE_UP,
@@ -153,15 +149,19 @@ class JourneyRouter:
         else:  # served but unresolved: contact again later
             self._fallback(ep, done, GAVE_UP, again=True)
 
-    def redial(self, ep: Episode, t: float, node: Node) -> None:
-        """``ep`` calls ``node`` again after abandoning it; a closed line is a failed redial
-        (the customer falls back as after abandoning)."""
+    def redial(self, ep: Episode, t: float, arg: tuple[Node, int]) -> None:
+        """``ep`` calls ``node`` again after abandoning it, its ``k``-th redial in a row; a
+        closed line is a failed redial (the customer falls back as after abandoning)."""
+        node, k = arg
         if not node.is_open(t):
-            ep.redials = 0
             self._fallback(ep, t, ABANDONED, False)
             return
         node.stats.redials.append(t)
+        # ep.redials is k only while this visit runs (a first attempt sees 0), so that the
+        # router's hot path never resets it.
+        ep.redials = k
         self.visit(ep, t, node)
+        ep.redials = 0
 
     def _fallback(self, ep: Episode, t: float, outcome: int, again: bool) -> None:
         keen = self.uniform() < self.retry_prob[ep.segment]

@@ -127,7 +127,9 @@ def shifts(draw) -> list[Shift]:
                 days=draw(st.sampled_from(("all", "weekdays", "mon", "tue")) | DAYS),
             )
         )
-    return out
+    # Shifts that all have 0 agents are refused (validation: nobody is ever on duty); a
+    # touchpoint never staffed has no shifts at all.
+    return out if any(sh.agents for sh in out) else []
 
 
 @st.composite

@@ -66,9 +66,14 @@ def test_scenario_numbers_are_the_estimates_and_are_commented(calibrated) -> Non
     q = doc["queues"]["support"]
     tp = s["touchpoints"]["support"]
     assert tp["handle"]["mean_min"] == pytest.approx(q["handle"]["mean_min"], rel=1e-6)
-    exp = q["patience"]["candidates"]["exponential"]["mean_min"]
+    # the patience law best by AIC, its mean through patience_factor
+    best = q["patience"]["candidates"][q["patience"]["distribution"]]
     assert s["segments"]["callers"]["patience_min"] * tp["patience_factor"] == pytest.approx(
-        exp, rel=1e-6)
+        best["mean_min"], rel=1e-6)
+    law = tp.get("patience", {"dist": "exponential"})
+    assert law["dist"] == q["patience"]["distribution"]
+    if law["dist"] != "exponential":
+        assert law["cv"] == pytest.approx(best["cv"], rel=1e-6)
     # the truth's staffing, 4 agents 8:00-18:00 on weekdays, as whole-hour shifts
     main = [sh for sh in tp["shifts"] if sh["start_hour"] == 8.0]
     assert main == [{"start_hour": 8.0, "end_hour": 18.0, "agents": 4, "days": "weekdays"}]

@@ -101,7 +101,10 @@ def durations(draw, low: float = 0.5, high: float = 30.0) -> Duration:
     # A cv below ~1e-162 or above ~1e154 crashes the engine (see test_extreme_cv_*), so the
     # properties are checked over realistic spreads only.
     cv = draw(st.just(0.0) | st.floats(0.01, 2.0))
-    return Duration(mean_min=mean, cv=cv, dist=dist)
+    # An empirical law draws from its table of durations (mean and cv unused).
+    values = draw(st.lists(st.floats(low, high), min_size=1, max_size=4)) \
+        if dist == "empirical" else []
+    return Duration(mean_min=mean, cv=cv, dist=dist, values=values)
 
 
 @st.composite
@@ -126,7 +129,9 @@ def shifts(draw) -> list[Shift]:
                 days=draw(st.sampled_from(("all", "weekdays", "mon", "tue")) | DAYS),
             )
         )
-    return out
+    # Shifts that all have 0 agents are refused (validation: nobody is ever on duty); a
+    # touchpoint never staffed has no shifts at all.
+    return out if any(sh.agents for sh in out) else []
 
 
 @st.composite

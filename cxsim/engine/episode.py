@@ -15,13 +15,14 @@ class Episode:
     __slots__ = (
         "id", "customer", "segment", "reason", "t0", "intolerant", "contacts", "wait",
         "handle", "steps", "transfers", "repeats", "switches", "bot", "explained", "channel",
-        "first_channel", "channels", "touchpoints",
+        "first_channel", "channels", "touchpoints", "redials",
     )
 
     def __init__(self, id: int, customer: int, segment: int, reason: int, t0: float,
                  intolerant: bool) -> None:
         self.id, self.customer, self.segment, self.reason = id, customer, segment, reason
         self.t0, self.intolerant = t0, intolerant
+        self.redials = 0  # during a redial visit: its number in the row of redials, else 0
         self.contacts = self.transfers = self.repeats = self.switches = self.steps = 0
         self.bot = BOT_NONE
         self.wait = self.handle = 0.0

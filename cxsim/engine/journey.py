@@ -136,11 +136,32 @@ class JourneyRouter:
                 self._at(done, ep, self.visit, target)
             else:  # nobody to hand over to at this hour: a failed bot, an unresolved call
                 self._fallback(ep, done, GAVE_UP, again=node.assisted)
-        elif outcome == VISIT_FAILED or outcome == VISIT_ABANDONED:
+        elif outcome == VISIT_ABANDONED:
+            # Redial the same queue (a draw only where redials are on), up to its limit.
+            if (node.redial_prob > 0 and not ep.intolerant and ep.redials < node.redial_limit
+                    and node.redial_uniform() < node.redial_prob):
+                self._at(done + node.redial_delay(), ep, self.redial, (node, ep.redials + 1))
+                return
+            self._fallback(ep, done, ABANDONED, False)
+        elif outcome == VISIT_FAILED:
             self._fallback(ep, done, ABANDONED if outcome == VISIT_ABANDONED else GAVE_UP,
                            False)
         else:  # served but unresolved: contact again later
             self._fallback(ep, done, GAVE_UP, again=True)
+
+    def redial(self, ep: Episode, t: float, arg: tuple[Node, int]) -> None:
+        """``ep`` calls ``node`` again after abandoning it, its ``k``-th redial in a row; a
+        closed line is a failed redial (the customer falls back as after abandoning)."""
+        node, k = arg
+        if not node.is_open(t):
+            self._fallback(ep, t, ABANDONED, False)
+            return
+        node.stats.redials.append(t)
+        # ep.redials is k only while this visit runs (a first attempt sees 0), so that the
+        # router's hot path never resets it.
+        ep.redials = k
+        self.visit(ep, t, node)
+        ep.redials = 0
 
     def _fallback(self, ep: Episode, t: float, outcome: int, again: bool) -> None:
         keen = self.uniform() < self.retry_prob[ep.segment]

@@ -46,8 +46,8 @@ from cxsim.engine.stats import (
     KIND_UNSERVED,
     TouchpointStats,
 )
-from cxsim.engine.streams import durations, generator, uniforms
-from cxsim.spec import Duration, Scenario, Touchpoint
+from cxsim.engine.streams import durations, generator, patiences, uniforms
+from cxsim.spec import Scenario, Touchpoint
 from cxsim.spec.kinds import (
     BOT_CONTAINED,
     BOT_ESCALATED,
@@ -67,7 +67,6 @@ from cxsim.spec.kinds import (
 INF = float("inf")
 NAN = float("nan")
 WEEK = int(MINUTES_PER_WEEK)
-UNIT_EXPONENTIAL = Duration(mean_min=1.0, cv=1.0, dist="exponential")
 # Agents keep their schedule a week past the horizon, so that late waits end.
 SLACK_MIN = 7 * MINUTES_PER_DAY
 # Pain-point-intolerant customers ("give up at the slightest obstacle", docs/domain.md) wait
@@ -121,6 +120,8 @@ class NodeContext:
 
 class Node:
     """What every touchpoint node shares: identity, opening hours, statistics, streams."""
+
+    redial_prob = 0.0  # only queues are redialled
 
     def __init__(self, ctx: NodeContext) -> None:
         tp = ctx.tp
@@ -218,7 +219,14 @@ class QueueNode(Node):
         self._next_duty = 0
         self._free: list[tuple[float, float, int]] = []  # (free from, off duty at, agent)
         self.handle = durations(tp.handle, ctx.stream("handle"))
-        self.patience = durations(UNIT_EXPONENTIAL, ctx.stream("patience"))
+        self.patience = patiences(tp.patience, ctx.stream("patience"))  # mean 1
+        # Redials draw from streams of their own, made only when on: a scenario without
+        # redials draws exactly the numbers it drew before they existed.
+        self.redial_prob = tp.redial.prob if tp.redial.limit > 0 else 0.0
+        if self.redial_prob > 0:
+            self.redial_limit = tp.redial.limit
+            self.redial_uniform = uniforms(ctx.stream("redial"))
+            self.redial_delay = durations(tp.redial.delay, ctx.stream("redial_delay"))
         # Customers of an inbox, or of a queue with patience_factor 0, never abandon.
         if traits.never_abandons or tp.patience_factor == 0:
             self.patience_by_segment = [INF] * len(shared.patience_min)

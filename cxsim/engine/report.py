@@ -213,6 +213,12 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             "kind": kinds[i],
             **_summarise(pooled(mask, bool(automated[i]))),
         }
+        if s.touchpoints[name].redial.prob > 0 and assisted[i]:
+            # Redials apart from first attempts: offered (the volume) = unique callers + redials.
+            redials, offered = daily[:, i, F["redials"]], daily[:, i, F["arrivals"]]
+            doc["touchpoints"][name].update(_summarise({
+                "redials": redials, "unique_callers": offered - redials,
+                "redial_share": _ratio(redials, offered)}))
     doc["by_hour"] = {}
     # Intervals of the week folded onto the hours of the day.
     width = s.interval_min

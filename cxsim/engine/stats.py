@@ -38,6 +38,7 @@ FIELDS = (
     "looped",
     "failed",
     "busy_sum",
+    "redials",  # arrivals that redial the queue they abandoned (offered - unique callers)
 )
 F = {name: i for i, name in enumerate(FIELDS)}
 # What a visit came to, as buffered: (t, kind, wait, handle, repeat). Served kinds come last.
@@ -65,6 +66,7 @@ class TouchpointStats:
         # Since the last flush, flat: arrival time, kind, wait, handle, repeat count of each
         # visit (an abandoned visit's wait is its patience). Flat takes 40 bytes a visit.
         self.visits: list[float] = []
+        self.redials: list[float] = []  # arrival times of redials since the last flush
 
     def flush(self, at_least: int = 1) -> None:
         """Add the buffered visits inside the window to the interval sums and empty the buffer,
@@ -79,6 +81,12 @@ class TouchpointStats:
         n_bins, width = self.bins, self.interval_min
         slot = (t // width % n_bins).astype(np.intp)  # the arrival's interval of the week
         sums = self.sums
+        if self.redials:  # every redial is also a visit, so it is flushed with the visits
+            r = np.asarray(self.redials)
+            self.redials.clear()
+            r = r[(r >= self.lo) & (r < self.hi)]
+            sums[F["redials"]] += np.bincount((r // width % n_bins).astype(np.intp),
+                                              minlength=n_bins)
 
         def add(field: str, mask: np.ndarray, weights: np.ndarray | None = None) -> None:
             w = None if weights is None else weights[mask]

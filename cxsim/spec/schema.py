@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 
 from omegaconf import MISSING
 
-DISTRIBUTIONS = ("lognormal", "exponential", "gamma", "fixed")
+DISTRIBUTIONS = ("lognormal", "exponential", "gamma", "fixed", "weibull", "empirical")
+# Laws of patience, relative to its mean (the segment's patience_min x patience_factor).
+PATIENCE_LAWS = ("exponential", "weibull", "lognormal", "empirical")
 STAGES = ("awareness", "consideration", "purchase", "post_purchase", "loyalty")
 
 
@@ -24,6 +26,32 @@ class Duration:
     mean_min: float = 5.0
     cv: float = 1.0
     dist: str = "lognormal"
+    # ``empirical``: the durations (minutes) drawn from, each equally likely; mean_min and cv
+    # are then not used.
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Patience:
+    """The law of a queue's patience; its mean is the segment's ``patience_min`` x the
+    touchpoint's ``patience_factor``. ``exponential`` (the default), ``weibull`` or
+    ``lognormal`` of coefficient of variation ``cv``, or ``empirical``: the patiences of
+    ``values`` (any unit: they are rescaled to that mean), each equally likely."""
+
+    dist: str = "exponential"
+    cv: float = 1.0
+    values: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Redial:
+    """After abandoning this queue, a customer calls it again with probability ``prob``
+    after a ``delay``, at most ``limit`` times in a row; 0: never (they fall back as
+    usual)."""
+
+    prob: float = 0.0
+    delay: Duration = field(default_factory=lambda: Duration(10.0, 1.0, "exponential"))
+    limit: int = 3
 
 
 @dataclass
@@ -59,7 +87,8 @@ class Touchpoint:
     - ``queue`` (phone, live chat, social): agents by ``shifts`` (to the minute) and/or an
       interval table ``staffing`` (the two add up), ``handle`` time, ``fcr``,
       ``transfer_to``/``transfer_prob``, abandonment by the segment's patience x
-      ``patience_factor``, service level within ``sl_threshold_min``.
+      ``patience_factor`` (of law ``patience``), redials after abandoning (``redial``),
+      service level within ``sl_threshold_min``.
     - ``async`` (e-mail): a queue worked by ``shifts`` with no abandonment.
     - ``store``: a queue open while staffed, reached after ``travel_min``.
     """
@@ -80,6 +109,8 @@ class Touchpoint:
     transfer_prob: float = 0.0
     context_carryover: float | None = None
     patience_factor: float = 1.0
+    patience: Patience = field(default_factory=Patience)
+    redial: Redial = field(default_factory=Redial)
     sl_threshold_min: float = 0.5
     travel_min: float = 0.0
 

@@ -18,7 +18,17 @@ from cxsim.spec.kinds import (
     STAFFING_INTERVALS_MIN,
     kinds_where,
 )
-from cxsim.spec.schema import DISTRIBUTIONS, STAGES, Duration, IntervalStaffing, Scenario, Shift
+from cxsim.spec.schema import (
+    DISTRIBUTIONS,
+    PATIENCE_LAWS,
+    STAGES,
+    Duration,
+    IntervalStaffing,
+    Patience,
+    Redial,
+    Scenario,
+    Shift,
+)
 
 SHARE_TOLERANCE = 1e-6
 
@@ -60,13 +70,47 @@ MAX_CV = 10.0  # beyond this a duration law is degenerate (and cv**2 overflows)
 MIN_CV = 1e-6  # below this (but above 0) 1/cv**2 overflows: use cv 0 or dist fixed
 
 
-def _duration(key: str, d: Duration) -> None:
-    _finite(f"{key}.mean_min", d.mean_min, strict=d.dist != "fixed")
-    _finite(f"{key}.cv", d.cv)
-    if d.cv > MAX_CV or 0 < d.cv < MIN_CV:
-        raise SpecError(f"{key}.cv", d.cv,
+def _table(key: str, values: list[float]) -> None:
+    """An empirical table: finite values >= 0, not all zero."""
+    if not values:
+        raise SpecError(key, [], "an empirical law needs at least one value")
+    for i, v in enumerate(values):
+        _finite(f"{key}[{i}]", v)
+    if not any(values):
+        raise SpecError(key, list(values), "an empirical law needs a positive value")
+
+
+def _cv(key: str, cv: float) -> None:
+    _finite(key, cv)
+    if cv > MAX_CV or 0 < cv < MIN_CV:
+        raise SpecError(key, cv,
                         f"a coefficient of variation must be 0 or within [{MIN_CV:g}, {MAX_CV:g}]")
+
+
+def _duration(key: str, d: Duration) -> None:
     _one_of(f"{key}.dist", d.dist, DISTRIBUTIONS)
+    if d.dist == "empirical":
+        _table(f"{key}.values", d.values)
+        return
+    _finite(f"{key}.mean_min", d.mean_min, strict=d.dist != "fixed")
+    _cv(f"{key}.cv", d.cv)
+
+
+def _patience(key: str, p: Patience) -> None:
+    _one_of(f"{key}.dist", p.dist, PATIENCE_LAWS)
+    if p.dist == "empirical":
+        _table(f"{key}.values", p.values)
+    elif p.dist != "exponential":
+        _cv(f"{key}.cv", p.cv)
+        if p.cv == 0:
+            raise SpecError(f"{key}.cv", p.cv, f"a {p.dist} patience needs a cv > 0")
+
+
+def _redial(key: str, r: Redial) -> None:
+    _share(f"{key}.prob", r.prob)
+    if not isinstance(r.limit, int) or isinstance(r.limit, bool) or r.limit < 0:
+        raise SpecError(f"{key}.limit", r.limit, "must be an integer >= 0")
+    _duration(f"{key}.delay", r.delay)
 
 
 def validate(s: Scenario) -> Scenario:
@@ -164,6 +208,8 @@ def _touchpoints(s: Scenario) -> None:
             _duration(f"{key}.duration", tp.duration)
         if traits.assisted:
             _duration(f"{key}.handle", tp.handle)
+            _patience(f"{key}.patience", tp.patience)
+            _redial(f"{key}.redial", tp.redial)
             for i, sh in enumerate(tp.shifts):
                 _shift(f"{key}.shifts[{i}]", sh)
             if tp.staffing.agents:

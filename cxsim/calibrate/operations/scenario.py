@@ -11,8 +11,8 @@ data"), and what it cannot is *flagged*, never rounded away in silence:
   hourly shapes;
 - staffing is whole agents by whole hours (``Shift``): the mean agents per weekday x hour are
   rounded, and the largest rounding is flagged;
-- patience is exponential in the engine: the exponential MLE over the same censored waits is
-  used, flagged when another law fits better;
+- patience takes the law that fits the censored waits best by AIC (exponential, Weibull or
+  lognormal: ``touchpoints.<queue>.patience``), its mean through ``patience_factor``;
 - a queue transfers to one queue at most; redials and recontacts are already among the log's
   arrivals, so the scenario never retries (``retry_prob`` 0, ``max_contacts`` 1, ``fcr`` 1
   minus the transfer share).
@@ -27,6 +27,7 @@ from scipy import stats
 
 from cxsim.calibrate.operations.calibrate import Operations
 from cxsim.data.contacts.canonical import WEEKDAYS, ContactLog
+from cxsim.spec.validate import MAX_CV, MIN_CV
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A deviance test this unlikely under a product profile flags the log as not representable.
@@ -115,20 +116,26 @@ def _staffing(q: dict, source: str) -> tuple[np.ndarray, str]:
     return agents, s[key]["source"]
 
 
-def _patience(name: str, q: dict, flags: list[str]) -> tuple[float | None, str]:
+def _patience(name: str, q: dict, flags: list[str]) -> tuple[float | None, dict | None, str]:
+    """The mean patience, its law for the scenario (None: exponential, the engine's default)
+    and a note: the best law by AIC among the censored fits."""
     p = q["patience"]
     if p is None or p["abandoned"] == 0:
         flags.append(f"touchpoints.{name}: no abandonment in the log, so patience is unbounded"
                      " (patience_factor 0: nobody abandons)")
-        return None, "no abandonment observed"
-    exp = p["candidates"]["exponential"]
-    if p["distribution"] != "exponential":
-        flags.append(f"touchpoints.{name}: patience fits a {p['distribution']} best (AIC weight "
-                     f"{p['candidates'][p['distribution']]['akaike_weight']:.2f}); the engine "
-                     "draws exponential patience, so the exponential MLE is used")
-    return float(exp["mean_min"]), (
-        f"exponential MLE over censored waits (queue_exit - queue_entry; {p['abandoned']} "
-        f"abandoned of {p['n']}, {p['censored_share']:.0%} censored), {_ci(exp['mean_ci'])}")
+        return None, None, "no abandonment observed"
+    best, fit = p["distribution"], p["candidates"][p["distribution"]]
+    cv = fit["cv"]
+    if best != "exponential" and (cv is None or not MIN_CV <= cv <= MAX_CV):
+        flags.append(f"touchpoints.{name}: patience fits a {best} best, but its cv {cv} is "
+                     "outside what the engine draws, so the exponential MLE is used")
+        best, fit = "exponential", p["candidates"]["exponential"]
+    law = None if best == "exponential" else {"dist": best, "cv": float(cv)}
+    weight = fit["akaike_weight"]
+    return float(fit["mean_min"]), law, (
+        f"{best} MLE over censored waits (queue_exit - queue_entry; {p['abandoned']} "
+        f"abandoned of {p['n']}, {p['censored_share']:.0%} censored; AIC weight {weight:.2f}"
+        f"{'' if law is None else f', cv {cv:.3g}'}), {_ci(fit['mean_ci'])}")
 
 
 def _handle(name: str, q: dict, flags: list[str]) -> tuple[dict, str]:
@@ -278,7 +285,7 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
             tps[name] = auto
             continue
         handle, handle_note = _handle(name, q, flags)
-        mean_patience, p_note = _patience(name, q, flags)
+        mean_patience, law, p_note = _patience(name, q, flags)
         patience[name] = (mean_patience, p_note)
         agents_f, staff_note = (_staffing(q, staffing) if agents is None else
                                 (np.nan_to_num(agents[name][0]), agents[name][1]))
@@ -294,6 +301,9 @@ def scenario_from_operations(ops: Operations, log: ContactLog, *, staffing: str 
             f"{staff_note}, mean over observed days by weekday x hour, rounded "
             f"(largest rounding {worst:.2f}); source agent_id, service_start, service_end")
         comments[f"touchpoints.{name}.handle"] = handle_note
+        if law is not None:  # the fitted law; its mean comes from patience_factor
+            tp["patience"] = law
+            comments[f"touchpoints.{name}.patience"] = p_note
         comments[f"touchpoints.{name}.sl_threshold_min"] = "set by the config (sl_threshold_min)"
         moved = q["transfers"]["to"] if q["transfers"] else {}
         served = q["transfers"]["served"] if q["transfers"] else 0

@@ -159,3 +159,20 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def finished_piece(path: Path, valid: Callable[[dict], bool]) -> dict | None:
+    """The record of one finished piece of a resumable run (an SBC simulation, a back-test
+    world) in JSON file ``path``, or None: missing, or corrupt (truncated, edited into
+    something ``valid`` refuses) - and then removed, so that the piece is redone rather than
+    the resume failing."""
+    try:
+        doc = json.loads(Path(path).read_text())
+        if isinstance(doc, dict) and valid(doc):
+            return doc
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pass
+    Path(path).unlink(missing_ok=True)
+    return None

@@ -11,7 +11,6 @@ the sign accuracy of the claims "P(improvement) > 0.9".
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from scipy import stats
 
 from cxsim.backtest.world import BacktestSettings, run_world
 from cxsim.calibrate import sbc
-from cxsim.fileio import write_json
+from cxsim.fileio import finished_piece, write_json
 from cxsim.forecast.study import Study, compose_study
 from cxsim.metrics import improves
 from cxsim.progress import Progress
@@ -105,18 +104,9 @@ def run_backtest(s: BacktestSettings, directory: Path, progress: bool = False,
 
 
 def _world(path: Path) -> dict | None:
-    """A finished world's record, or None: missing, or corrupt (edited, truncated by hand),
-    and then removed so that the world is run again rather than the resume failing."""
-    try:
-        result = json.loads(path.read_text())
-        if isinstance(result, dict) and isinstance(result.get("world"), int):
-            return result
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        pass
-    path.unlink(missing_ok=True)
-    return None
+    """A finished world's record, or None (missing; corrupt: removed, so the world is redone
+    rather than the resume failing)."""
+    return finished_piece(path, lambda doc: isinstance(doc.get("world"), int))
 
 
 def load_worlds(directory: Path, n: int | None = None) -> list[dict]:

@@ -44,7 +44,7 @@ from cxsim.calibrate.micro import model as micro
 from cxsim.calibrate.micro.draws import parameter_draws
 from cxsim.calibrate.micro.model import anchor_reason, build_model
 from cxsim.calibrate.micro.prepare import Prepared, Queries, prepare
-from cxsim.fileio import die_with_parent, write_json
+from cxsim.fileio import die_with_parent, finished_piece, write_json
 from cxsim.progress import Progress
 from cxsim.spec.config import AnchorConfig, Priors, ProcessConfig, SbcConfig
 
@@ -290,19 +290,10 @@ def run_sbc(s: SbcSettings, directory: Path, progress: bool = False,
 
 
 def _result(path: Path) -> dict | None:
-    """The finished simulation in ``path``, or None: missing, or corrupt (truncated,
-    edited into something else) - then it is removed, to be redone."""
-    try:
-        doc = json.loads(path.read_text())
-        if isinstance(doc, dict) and doc.get("sim") == int(path.stem.split("_")[1]) \
-                and isinstance(doc.get("ranks"), dict):
-            return doc
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        pass
-    path.unlink(missing_ok=True)
-    return None
+    """The finished simulation in ``path``, or None (missing; corrupt: removed, to be redone)."""
+    sim = int(path.stem.split("_")[1])
+    return finished_piece(path, lambda doc: doc.get("sim") == sim
+                          and isinstance(doc.get("ranks"), dict))
 
 
 def load_results(directory: Path, n_sims: int | None = None) -> list[dict]:

@@ -11,6 +11,7 @@ the sign accuracy of the claims "P(improvement) > 0.9".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from scipy import stats
 
 from cxsim.backtest.world import BacktestSettings, run_world
 from cxsim.calibrate import sbc
-from cxsim.fileio import finished_piece, write_json
+from cxsim.fileio import die_with_parent, finished_piece, write_json
 from cxsim.forecast.study import Study, compose_study
 from cxsim.metrics import improves
 from cxsim.progress import Progress
@@ -94,13 +95,21 @@ def run_backtest(s: BacktestSettings, directory: Path, progress: bool = False,
     todo = [i for i in range(s.worlds) if _world(worlds / f"world_{i:05d}.json") is None]
     print(f"cxsim-check backtest: {s.worlds - len(todo)} of {s.worlds} worlds already done, "
           f"running {len(todo)} on {s.n_jobs} processes")
-    jobs = (delayed(run_world)(i, [pool[i + a * s.worlds] for a in range(attempts)],
-                               scenario, pilot, anchor, studies, s) for i in todo)
+    jobs = (delayed(_world_in_worker)(os.getpid(), i,
+                                      [pool[i + a * s.worlds] for a in range(attempts)],
+                                      scenario, pilot, anchor, studies, s) for i in todo)
     with Progress(len(todo), "backtest", "world", progress) as bar:
         for result in Parallel(n_jobs=s.n_jobs, return_as="generator_unordered")(jobs):
             write_json(worlds / f"world_{result['world']:05d}.json", result)
             bar.update()
     return load_worlds(directory, s.worlds)
+
+
+def _world_in_worker(parent: int, *args: Any) -> dict:
+    """:func:`run_world` in a worker process, which dies with its parent (a kill -9 of the
+    main process would otherwise leave it computing for nobody)."""
+    die_with_parent(parent)
+    return run_world(*args)
 
 
 def _world(path: Path) -> dict | None:

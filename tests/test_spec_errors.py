@@ -192,9 +192,9 @@ SPEC_ERRORS = [
     Bad("unknown-touchpoint-kind", (f"{FRONT}.kind=phone",), f"{FRONT}.kind", "'phone'"),
     Bad(
         "unknown-distribution",
-        (f"{FRONT}.handle.dist=weibull",),
+        (f"{FRONT}.handle.dist=pareto",),
         f"{FRONT}.handle.dist",
-        "'weibull'",
+        "'pareto'",
     ),
     Bad(
         "unknown-shift-days",

@@ -47,7 +47,7 @@ from cxsim.forecast.propagate import Draws, propagate
 from cxsim.forecast.run import run_study
 from cxsim.forecast.study import Posterior, Study, posterior_draws
 from cxsim.spec import Scenario, theta_of, with_theta
-from cxsim.spec.config import BacktestConfig, Priors, Thresholds
+from cxsim.spec.config import AnchorConfig, BacktestConfig, Priors, ProcessConfig, Thresholds
 
 # The figures compared: the engine's own (the variant's behaviour is in them), then CES.
 ENGINE_FIGURES = ("nps_population", "retention", "churn_rate", "revenue", "ltv")
@@ -73,9 +73,9 @@ class BacktestSettings:
     replications: int = BacktestConfig.replications
     n_jobs: int = BacktestConfig.n_jobs
     seed: int = BacktestConfig.seed
-    anchor_base: float = 0.5
-    churn_period_days: float = 30.0
-    fatigue_days: float = 30.0
+    anchor_base: float = AnchorConfig.satisfaction_base  # as cxsim-fit's, like SBC's
+    churn_period_days: float = ProcessConfig.churn_period_days
+    fatigue_days: float = ProcessConfig.fatigue_days
     priors: Priors = field(default_factory=Priors)
 
     def sbc(self) -> sbc.SbcSettings:

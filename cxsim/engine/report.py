@@ -165,6 +165,14 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     return doc
 
 
+def by_hour_of_day(sums: np.ndarray) -> np.ndarray:
+    """Sums over the intervals of the week (last axis, of any width) folded onto the 24
+    hours of the day."""
+    bins = sums.shape[-1]
+    hour = np.arange(bins) * (int(MINUTES_PER_WEEK) // bins) // MINUTES_PER_HOUR % HOURS_PER_DAY
+    return sums @ np.eye(HOURS_PER_DAY)[hour.astype(int)]
+
+
 def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     """The metrics document: headline queue figures, then needs, channels, touchpoints,
     and service level / ASA / volume by hour of day per channel."""
@@ -220,15 +228,11 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
                 "redials": redials, "unique_callers": offered - redials,
                 "redial_share": _ratio(redials, offered)}))
     doc["by_hour"] = {}
-    # Intervals of the week folded onto the hours of the day.
-    width = s.interval_min
-    hour_of = (np.arange(sums.shape[-1]) * width // MINUTES_PER_HOUR % HOURS_PER_DAY)
-    fold = np.eye(HOURS_PER_DAY)[hour_of.astype(int)]  # (interval, hour)
     for ch in sorted(set(channels.tolist())):
         mask = (channels == ch) & assisted
         if not mask.any():
             continue
-        hourly = sums[:, mask].sum(axis=1).mean(axis=0) @ fold  # (field, hour), mean over reps
+        hourly = by_hour_of_day(sums[:, mask].sum(axis=1).mean(axis=0))  # mean over reps
         fig = queue_figures(hourly, np.full(HOURS_PER_DAY, np.nan))
         doc["by_hour"][ch] = {
             k: [_clean(v) for v in fig[k]]

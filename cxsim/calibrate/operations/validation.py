@@ -22,7 +22,7 @@ from scipy import stats
 
 from cxsim.calibrate.operations.cis import SERVED_OUTCOMES, handle_times, waits
 from cxsim.data.contacts.canonical import MIN_PER_DAY, Calendar, ContactLog
-from cxsim.engine.report import F
+from cxsim.engine.report import F, by_hour_of_day
 from cxsim.engine.staffing import touchpoint_agents
 from cxsim.metrics import mean_ci
 from cxsim.spec import Scenario
@@ -36,11 +36,6 @@ def _hourly_agent_minutes(scenario: Scenario, names: list[str]) -> np.ndarray:
     return np.asarray(minutes, float).reshape(7, HOURS, 60).sum(axis=-1)
 
 
-def _by_hour_of_day(sums: np.ndarray) -> np.ndarray:
-    """Sums over the intervals of the week (last axis) folded onto the hours of the day."""
-    bins = sums.shape[-1]
-    hour = np.arange(bins) * (7 * HOURS * 60 // bins) // 60 % HOURS
-    return sums @ np.eye(HOURS)[hour]
 FIGURES = ("arrivals", "asa_min", "service_level", "abandon_rate", "aht_min", "occupancy")
 SHARES = ("service_level", "abandon_rate", "occupancy")
 TIMES = ("arrival", "queue_entry", "queue_exit", "service_start", "service_end")
@@ -135,7 +130,7 @@ def simulated_by_hour(scenario: Scenario, results: list, level: float = 0.95) ->
     """The same figures from the engine's replications (their mean and t half-width)."""
     names = list(scenario.touchpoints)
     queues = [i for i, n in enumerate(names) if scenario.touchpoints[n].kind == "queue"]
-    sums = _by_hour_of_day(np.stack([r.touchpoint_sums for r in results])[:, queues].sum(axis=1))
+    sums = by_hour_of_day(np.stack([r.touchpoint_sums for r in results])[:, queues].sum(axis=1))
     g = {k: sums[:, i] for k, i in F.items()}  # (rep, hour)
     window_days = scenario.horizon - scenario.warmup
     first = int(scenario.warmup)

@@ -41,7 +41,9 @@ def test_a_fit_is_the_same_with_a_cold_compile_cache(short_fit: Path, tmp_path: 
     for group, arrays in first.items():
         assert set(arrays) == set(second[group])
         for name, values in arrays.items():
-            assert np.array_equal(values, second[group][name], equal_nan=True), (group, name)
+            # NaN == NaN only for floats; nutpie's divergence messages are strings
+            nan_ok = values.dtype.kind in "fc"
+            assert np.array_equal(values, second[group][name], equal_nan=nan_ok), (group, name)
     assert (short_fit / "summary.json").read_bytes() == (tmp_path / "fit/summary.json").read_bytes()
 
 

@@ -1,11 +1,13 @@
 """Back-tests of the what-if: the realised figures are the forecast's, the variants do what
-they say, a small back-test catches a broken forecast, and (slow) the studies.
+they say, a small back-test of the what-if passes, and (slow) a back-test catches a broken
+forecast, and the studies.
 
 The small back-test's assertion is distribution-free: if the forecast is calibrated, the
 realised change is exchangeable with the forecast's D draws, so it falls outside all of them
 with probability 2/(D+1); over independent worlds the count of such misses is binomial, and
 two or more of 4 happen with probability < 0.3% (per figure). A forecast that ignores the
-behaviour's uncertainty (``forecast=point``) misses far more often.
+behaviour's uncertainty (``forecast=point``) misses more often, but not in every world: catching
+it takes more worlds than the small back-test has (the slow test below).
 """
 
 from __future__ import annotations
@@ -72,21 +74,41 @@ def misses(worlds: list[dict], name: str) -> int:
     return int(((r < f.min(1)) | (r > f.max(1))).sum())
 
 
-def test_a_small_backtest_passes_and_catches_a_forecast_without_uncertainty(tmp_path: Path):
+SMALL = dict(levers=["single_customer_view:context_everywhere"], draws=100, tune=100,
+             forecast_draws=99, replications=4, n_jobs=1)
+
+
+def allowed_misses(worlds: int, level: float = 0.003) -> int:
+    """Most misses a calibrated forecast makes over ``worlds`` worlds but with probability
+    < ``level``: each world misses with probability 2/(D+1), independently."""
+    p_miss = 2 / (SMALL["forecast_draws"] + 1)
+    return int(stats.binom.isf(level, worlds, p_miss))
+
+
+def test_a_small_backtest_of_the_whatif_passes(tmp_path: Path):
     from cxsim.backtest.run import run_backtest
     from cxsim.backtest.world import BacktestSettings
 
-    small = dict(worlds=4, levers=["single_customer_view:context_everywhere"], draws=100,
-                 tune=100, forecast_draws=99, replications=4, n_jobs=1)
-    d = small["forecast_draws"]
-    p_miss = 2 / (d + 1)
-    allowed = 1  # P(misses >= 2 of 4) = binom.sf(1, 4, 0.02) < 0.003
-    assert stats.binom.sf(allowed, small["worlds"], p_miss) < 0.003
-    right = run_backtest(BacktestSettings(**small), tmp_path / "whatif")
-    broken = run_backtest(BacktestSettings(**small, forecast="point"), tmp_path / "point")
-    assert len(right) == len(broken) == 4
+    allowed = allowed_misses(4)  # 1: P(misses >= 2 of 4) = binom.sf(1, 4, 0.02) < 0.003
+    assert allowed == 1
+    right = run_backtest(BacktestSettings(worlds=4, **SMALL), tmp_path / "whatif")
+    assert len(right) == 4
     for name in SURVEY:
         assert misses(right, name) <= allowed, name
+
+
+@pytest.mark.slow
+def test_a_backtest_catches_a_forecast_without_uncertainty(tmp_path: Path):
+    """The broken forecast's draws differ only by simulation noise, so it misses only where
+    the behaviour's uncertainty matters for the lever, which is not every world: 4 worlds
+    gave 1 miss on CI's machine (the test failed) and 2 on ours."""
+    from cxsim.backtest.run import run_backtest
+    from cxsim.backtest.world import BacktestSettings
+
+    allowed = allowed_misses(12)  # 2: binom.sf(2, 12, 0.02) < 0.003
+    broken = run_backtest(BacktestSettings(worlds=12, forecast="point", **SMALL),
+                          tmp_path / "point")
+    assert len(broken) == 12
     assert max(misses(broken, name) for name in SURVEY) > allowed
 
 

@@ -1,6 +1,6 @@
 """Back-tests of the what-if: the realised figures are the forecast's, the variants do what
-they say, a small back-test of the what-if passes, and (slow) a back-test catches a broken
-forecast, and the studies.
+they say and a small back-test of the what-if passes; slow, on purpose: a back-test catches a
+broken forecast, and the studies.
 
 The small back-test's assertion is distribution-free: if the forecast is calibrated, the
 realised change is exchangeable with the forecast's D draws, so it falls outside all of them

@@ -8,7 +8,9 @@ module turns them into the table. Times are minutes since the engine's time 0 (M
 (``Q:A3``: agent 3 of queue Q, on duty whenever at least 3 agents are); a contact an agent
 transferred, or a bot escalated, is the ``transfer_from`` of the episode's next contact.
 Customers still waiting at the horizon (never served, never abandoned) have no row: a log
-exported at the horizon would not hold them either.
+exported at the horizon would not hold them either. A customer who took a call-back left the
+queue on arrival (their queue exit); the agent's call is the service, or, missed, a service
+of ``attempt_min`` with outcome ``unresolved``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cxsim.engine.stats import (
+    CALLBACK,
     KIND_ABANDONED,
     KIND_CONTAINED,
     KIND_ESCALATED,
@@ -51,7 +54,7 @@ def contact_frame(nodes: list, channels: list[str], reasons: list[str],
             "episode": a[:, 0].astype(np.int64), "customer": a[:, 1].astype(np.int64),
             "reason_i": a[:, 2].astype(np.int64), "arrival": a[:, 3],
             "queue_exit": a[:, 4], "service_start": a[:, 5], "service_end": a[:, 6],
-            "kind": a[:, 7].astype(np.int64), "agent": a[:, 8].astype(np.int64),
+            "kind": a[:, 7].astype(np.int64) % CALLBACK, "agent": a[:, 8].astype(np.int64),
             "queue": node.name, "channel": channels[node.channel],
             "queued": node.assisted}))
     f = pd.concat(parts, ignore_index=True)

@@ -35,6 +35,7 @@ from cxsim.engine.staffing import (
     touchpoint_agents,
 )
 from cxsim.engine.stats import (
+    CALLBACK,
     KIND_ABANDONED,
     KIND_CONTAINED,
     KIND_ESCALATED,
@@ -47,7 +48,7 @@ from cxsim.engine.stats import (
     TouchpointStats,
 )
 from cxsim.engine.streams import durations, generator, patiences, uniforms
-from cxsim.spec import Scenario, Touchpoint
+from cxsim.spec import Duration, Scenario, Touchpoint
 from cxsim.spec.kinds import (
     BOT_CONTAINED,
     BOT_ESCALATED,
@@ -215,8 +216,14 @@ class QueueNode(Node):
         self.weekly_agents = weekly
         # An inbox takes messages at any hour; live queues and stores only while staffed.
         self.set_open_minutes(np.ones_like(weekly, bool) if traits.always_open else weekly > 0)
-        self._duty = duty_intervals(weekly, shared.horizon_min + SLACK_MIN)
+        # An agent holding up to k chats is k slots of the heap with the same duty.
+        self.chats = tp.concurrency.chats
+        self._duty = [d for d in duty_intervals(weekly, shared.horizon_min + SLACK_MIN)
+                      for _ in range(self.chats)]
         self._next_duty = 0
+        stretch = tp.concurrency.stretch
+        self.stretch = tuple(stretch) if any(f != 1 for f in stretch) else None
+        self._held: dict[int, list[float]] = {}  # agent -> ends of the chats they hold
         self._free: list[tuple[float, float, int]] = []  # (free from, off duty at, agent)
         self.handle = durations(tp.handle, ctx.stream("handle"))
         self.patience = patiences(tp.patience, ctx.stream("patience"))  # mean 1
@@ -227,6 +234,16 @@ class QueueNode(Node):
             self.redial_limit = tp.redial.limit
             self.redial_uniform = uniforms(ctx.stream("redial"))
             self.redial_delay = durations(tp.redial.delay, ctx.stream("redial_delay"))
+        # Call-backs draw from a stream of their own, made only when offered.
+        cb = tp.callback
+        self.callback_after = INF if cb.offer_wait_s is None else cb.offer_wait_s / 60.0
+        if self.callback_after != INF:
+            self.callback_accept, self.callback_answer = cb.accept, cb.answer
+            self.callback_attempt = cb.attempt_min
+            self.callback_uniform = uniforms(ctx.stream("callback"))
+            self.aht = _mean_min(tp.handle)
+            self.agents_by_minute = weekly.tolist()
+            self._in_queue: list[float] = []  # when each customer now waiting leaves the queue
         # Customers of an inbox, or of a queue with patience_factor 0, never abandon.
         if traits.never_abandons or tp.patience_factor == 0:
             self.patience_by_segment = [INF] * len(shared.patience_min)
@@ -274,9 +291,30 @@ class QueueNode(Node):
         self._next_duty = k
         return start
 
+    def _takes_callback(self, t: float) -> bool:
+        """Whether a caller arriving at ``t`` who must wait is offered a call-back and takes
+        it. The offer rests on the wait announced as an ACD does: the customers ahead (on the
+        line or on call-back), plus this one, times the mean handle time, shared by the agents
+        on duty."""
+        queue = self._in_queue
+        while queue and queue[0] <= t:
+            heappop(queue)
+        agents = self.agents_by_minute[int(t % WEEK)] * self.chats
+        announced = (len(queue) + 1) * self.aht / agents if agents else INF
+        return announced > self.callback_after and self.callback_uniform() < \
+            self.callback_accept
+
+    def _stretched(self, agent: int, start: float, handle: float) -> float:
+        """``handle`` stretched by the number of chats ``agent`` holds at ``start``."""
+        held = self._held.setdefault(agent, [])
+        held[:] = [end for end in held if end > start]
+        handle *= self.stretch[len(held)]
+        held.append(start + handle)
+        return handle
+
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
-        repeat = 0
-        if ep.explained:
+        repeat, explained = 0, ep.explained
+        if explained:
             if self.uniform() >= self.carryover:
                 repeat = 1
                 ep.repeats += 1
@@ -284,6 +322,11 @@ class QueueNode(Node):
         handle = self.handle() * self.handle_factor[ep.reason] + repeat * self.repeat_min
         start = self._service_start(t)
         wait = start - t
+        # Who waits is counted for the wait announced to later callers.
+        counted = wait > 0 and self.callback_after != INF and start != INF
+        if counted and self._takes_callback(t):
+            heappush(self._in_queue, start)
+            return self._call_back(ep, t, start, handle, repeat, explained)
         mean_patience = self.patience_by_segment[ep.segment]
         if mean_patience != INF:
             # Drawn for every arrival, waiting or not, so that streams stay aligned across
@@ -292,6 +335,8 @@ class QueueNode(Node):
             if ep.intolerant:
                 patience *= self.intolerant_patience
             if wait > patience:
+                if counted:
+                    heappush(self._in_queue, t + patience)
                 ep.wait += patience
                 self.visits.extend((t, KIND_ABANDONED, patience, 0.0, 0))
                 if self.contacts is not None:
@@ -301,11 +346,21 @@ class QueueNode(Node):
         if start == INF:  # never staffed again and the customer never gives up
             self.visits.extend((t, KIND_UNSERVED, 0.0, 0.0, 0))
             return INF, VISIT_UNRESOLVED, None
-        end = start + handle
+        if counted:
+            heappush(self._in_queue, start)
+        ep.wait += wait
+        return self._serve(ep, t, start, handle, repeat, 0)
+
+    def _serve(self, ep: Episode, t: float, start: float, handle: float, repeat: int,
+               flag: int) -> tuple[float, int, Node | None]:
+        """The agent on top of the heap serves ``ep`` from ``start``; ``flag`` marks a
+        call-back (:data:`CALLBACK`), whose customer left the line on arrival."""
         free = self._free
         _, off, agent = free[0]
+        if self.stretch is not None:
+            handle = self._stretched(agent, start, handle)
+        end = start + handle
         heapreplace(free, (end, off, agent))
-        ep.wait += wait
         ep.handle += handle
         u = self.uniform()
         if u < self.fcr:
@@ -314,11 +369,37 @@ class QueueNode(Node):
             kind, outcome, target = KIND_TRANSFERRED, VISIT_HANDOFF, self.target
         else:
             kind, outcome, target = KIND_UNRESOLVED, VISIT_UNRESOLVED, None
-        self.visits.extend((t, kind, wait, handle, repeat))
+        self.visits.extend((t, kind + flag, start - t, handle, repeat))
         if self.contacts is not None:
-            self.contacts.append((ep.id, ep.customer, ep.reason, t, start, start, end, kind,
-                                  agent))
+            self.contacts.append((ep.id, ep.customer, ep.reason, t, t if flag else start,
+                                  start, end, kind + flag, agent))
         return end, outcome, target
+
+    def _call_back(self, ep: Episode, t: float, start: float, handle: float, repeat: int,
+                   explained: bool) -> tuple[float, int, Node | None]:
+        """``ep`` took a call-back: the agent who reaches their place at ``start`` calls.
+        Answered, it is served as any call (without a wait on the line); missed, it costs
+        the agent an attempt and the need goes unserved, explained to nobody."""
+        if self.patience_by_segment[ep.segment] != INF:
+            self.patience()  # drawn as for every arrival: streams stay aligned
+        if self.callback_uniform() < self.callback_answer:
+            return self._serve(ep, t, start, handle, repeat, CALLBACK)
+        ep.repeats -= repeat
+        ep.explained = explained
+        free = self._free
+        _, off, agent = free[0]
+        end = start + self.callback_attempt
+        heapreplace(free, (end, off, agent))
+        self.visits.extend((t, KIND_FAILED + CALLBACK, start - t, self.callback_attempt, 0))
+        if self.contacts is not None:
+            self.contacts.append((ep.id, ep.customer, ep.reason, t, t, start, end,
+                                  KIND_FAILED + CALLBACK, agent))
+        return end, VISIT_FAILED, None
+
+
+def _mean_min(d: Duration) -> float:
+    """The mean of a duration law, minutes."""
+    return float(np.mean(d.values)) if d.dist == "empirical" else float(d.mean_min)
 
 
 # -- which class serves which kind, and building the nodes of a replication -----------------

@@ -37,18 +37,33 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def queue_figures(sums: np.ndarray, staffed: np.ndarray | float) -> dict[str, np.ndarray]:
     """Contact-centre figures from sums over ``FIELDS`` (first axis), any trailing shape."""
     g = {name: sums[i] for name, i in F.items()}
+    # Waits are those of customers on the line: a call-back's customer waits elsewhere.
+    on_line = g["arrivals"] - g["callbacks"]
+    answered = g["served"] - g["callback_answered"]
     return {
         "volume": g["arrivals"],
-        "p_wait": _ratio(g["waited"], g["arrivals"]),
-        "mean_wait": _ratio(g["wait_sum"], g["arrivals"]),
-        "asa": _ratio(g["answer_wait_sum"], g["served"]),
-        "service_level": _ratio(g["within_sl"], g["arrivals"]),
+        "p_wait": _ratio(g["waited"], on_line),
+        "mean_wait": _ratio(g["wait_sum"], on_line),
+        "asa": _ratio(g["answer_wait_sum"], answered),
+        "service_level": _ratio(g["within_sl"], on_line),
         "abandon_rate": _ratio(g["abandoned"], g["arrivals"]),
         "aht": _ratio(g["handle_sum"], g["served"]),
         "fcr": _ratio(g["resolved"], g["served"]),
         "transfer_rate": _ratio(g["transferred"], g["served"]),
         "repeat_rate": _ratio(g["repeats"], g["served"]),
         "occupancy": _ratio(g["busy_sum"], np.asarray(staffed, float)),
+    }
+
+
+def callback_figures(sums: np.ndarray) -> dict[str, np.ndarray]:
+    """Call-backs apart: how many took one, how many answered, how long they waited for it."""
+    g = {name: sums[i] for name, i in F.items()}
+    return {
+        "callbacks": g["callbacks"],
+        "callback_rate": _ratio(g["callbacks"], g["arrivals"]),
+        "callback_answer_rate": _ratio(g["callback_answered"], g["callbacks"]),
+        "callback_missed": g["callback_missed"],
+        "callback_mean_delay": _ratio(g["callback_delay_sum"], g["callbacks"]),
     }
 
 
@@ -151,7 +166,7 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             continue
         sums = np.stack([r.touchpoint_sums[i] for r in results], axis=1)  # (field, rep, bin)
         staffed = np.stack([r.staffed_by_interval[i] for r in results])  # (rep, bin)
-        figures = queue_figures(sums, staffed)
+        figures = queue_figures(sums, staffed * tp.concurrency.chats)
         entry: dict = {"interval_min": width,
                        "weekday": (start // MINUTES_PER_DAY).astype(int).tolist(),
                        "start_min": (start % MINUTES_PER_DAY).astype(int).tolist(),
@@ -185,7 +200,9 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     channels = np.array([tp.channel for tp in s.touchpoints.values()])
     sums = np.stack([r.touchpoint_sums for r in results])  # (rep, tp, field, hour)
     daily = sums.sum(axis=-1)  # (rep, tp, field)
-    staffed = np.stack([r.staffed_min for r in results])  # (rep, tp)
+    # Occupancy is of the slots agents work: an agent holding k chats is k slots.
+    chats = np.array([tp.concurrency.chats for tp in s.touchpoints.values()])
+    staffed = np.stack([r.staffed_min for r in results]) * chats  # (rep, tp)
 
     def pooled(mask: np.ndarray, automated: bool = False) -> dict[str, np.ndarray]:
         part = daily[:, mask].sum(axis=1).T  # (field, rep)
@@ -227,6 +244,8 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             doc["touchpoints"][name].update(_summarise({
                 "redials": redials, "unique_callers": offered - redials,
                 "redial_share": _ratio(redials, offered)}))
+        if s.touchpoints[name].callback.offer_wait_s is not None and assisted[i]:
+            doc["touchpoints"][name].update(_summarise(callback_figures(daily[:, i].T)))
     doc["by_hour"] = {}
     for ch in sorted(set(channels.tolist())):
         mask = (channels == ch) & assisted

@@ -39,12 +39,20 @@ FIELDS = (
     "failed",
     "busy_sum",
     "redials",  # arrivals that redial the queue they abandoned (offered - unique callers)
+    "callbacks",  # arrivals that took a call-back instead of waiting on the line
+    "callback_answered",  # call-backs the customer answered (served)
+    "callback_missed",  # call-backs the customer did not answer (the agent's attempt is lost)
+    "callback_delay_sum",  # minutes from arrival to the call-back, over call-backs
 )
 F = {name: i for i, name in enumerate(FIELDS)}
 # What a visit came to, as buffered: (t, kind, wait, handle, repeat). Served kinds come last.
 KIND_CONTAINED, KIND_FAILED, KIND_ESCALATED, KIND_LOOPED = 0, 1, 2, 3  # self-service, bot
 KIND_ABANDONED, KIND_UNSERVED = 4, 5  # queues
 KIND_RESOLVED, KIND_TRANSFERRED, KIND_UNRESOLVED = 6, 7, 8  # served
+# Added to the kind of a visit that took a call-back: its wait is the delay to the call-back
+# (not a wait on the line), a failed call-back is a missed call (not a bot or self-service
+# failure), and the agent's time is still busy time.
+CALLBACK = 16
 # Fields that count the visits of one kind.
 COUNTED = (("abandoned", KIND_ABANDONED), ("unserved", KIND_UNSERVED),
            ("resolved", KIND_RESOLVED), ("transferred", KIND_TRANSFERRED),
@@ -78,6 +86,10 @@ class TouchpointStats:
         t = v[:, 0]
         v = v[(t >= self.lo) & (t < self.hi)]
         t, kind, wait, handle, repeat = v.T
+        called = kind >= CALLBACK
+        calls = bool(called.any())
+        if calls:
+            kind = np.where(called, kind - CALLBACK, kind)
         n_bins, width = self.bins, self.interval_min
         slot = (t // width % n_bins).astype(np.intp)  # the arrival's interval of the week
         sums = self.sums
@@ -101,15 +113,27 @@ class TouchpointStats:
         for field, code in COUNTED:
             sums[F[field]] += by_kind[code]
         served = kind >= KIND_RESOLVED
-        add("waited", (kind == KIND_ABANDONED) | (kind == KIND_UNSERVED) | served & (wait > 0))
-        add("wait_sum", kind >= KIND_ABANDONED, wait)
-        add("answer_wait_sum", served, wait)
-        add("within_sl", served & (wait <= self.sl_threshold))
+        queued = kind >= KIND_ABANDONED  # waited on the line (every queue visit but call-backs)
+        if calls:
+            online = ~called
+            queued &= online
+            missed = called & (kind == KIND_FAILED)
+            sums[F["failed"]] -= np.bincount(slot[missed], minlength=n_bins)
+            add("callbacks", called)
+            add("callback_answered", called & served)
+            add("callback_missed", missed)
+            add("callback_delay_sum", called, wait)
+        answered = served & queued
+        add("waited", queued & ((kind < KIND_RESOLVED) | (wait > 0)))
+        add("wait_sum", queued, wait)
+        add("answer_wait_sum", answered, wait)
+        add("within_sl", answered & (wait <= self.sl_threshold))
         add("handle_sum", served, handle)
         add("repeats", served, repeat)
+        busy = served | missed if calls else served  # a missed call-back holds an agent too
         # Agent time spent inside the window (occupancy), charged to the intervals it falls in.
-        start = np.maximum(t + wait, self.lo)[served]
-        end = np.minimum(t + wait + handle, self.hi)[served]
+        start = np.maximum(t + wait, self.lo)[busy]
+        end = np.minimum(t + wait + handle, self.hi)[busy]
         first = start // width
         for k in range(int(np.max(end // width - first, initial=-1)) + 1):
             edge = (first + k) * width

@@ -19,6 +19,8 @@ from cxsim.spec.config import SimulateConfig, added_key
 from cxsim.spec.kinds import MINUTES_PER_MONTH
 from cxsim.spec.schema import (
     Behaviour,
+    Callback,
+    Concurrency,
     Duration,
     Handoffs,
     IntervalStaffing,
@@ -36,9 +38,10 @@ from cxsim.spec.validate import SpecError, validate
 
 __all__ = [
     "Behaviour",
+    "Callback",
+    "Concurrency",
     "Duration",
     "Handoffs",
-    "IntervalStaffing",
     "IntervalStaffing",
     "Journey",
     "Patience",

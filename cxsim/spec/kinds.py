@@ -58,7 +58,8 @@ class KindTraits:
     (``escalate_to``); ``transfers``: its agents may transfer (``transfer_to``);
     ``never_abandons``: its customers never give up waiting; ``always_open``: it takes
     contacts at any hour (otherwise only while staffed); ``bot``: a chatbot, whose cost is
-    ``bot_cost_per_day`` x containment.
+    ``bot_cost_per_day`` x containment; ``concurrent``: an agent may hold several contacts
+    at once (``concurrency``).
     """
 
     name: str
@@ -71,6 +72,7 @@ class KindTraits:
     never_abandons: bool = False
     always_open: bool = False
     bot: bool = False
+    concurrent: bool = False
 
 
 KINDS: dict[str, KindTraits] = {}
@@ -86,8 +88,9 @@ for _traits in (
     KindTraits("self_service", automated=True, has_duration=True, always_open=True),
     KindTraits("bot", automated=True, has_duration=True, escalates=True, always_open=True,
                bot=True),
-    KindTraits("queue", assisted=True, live=True, transfers=True),
-    KindTraits("async", assisted=True, transfers=True, never_abandons=True, always_open=True),
+    KindTraits("queue", assisted=True, live=True, transfers=True, concurrent=True),
+    KindTraits("async", assisted=True, transfers=True, never_abandons=True, always_open=True,
+               concurrent=True),
     KindTraits("store", assisted=True, transfers=True),
 ):
     register_kind(_traits)

@@ -55,6 +55,30 @@ class Redial:
 
 
 @dataclass
+class Callback:
+    """Virtual hold: when the wait a caller is announced exceeds ``offer_wait_s`` seconds
+    (None: never offered), they are offered a call-back and accept with probability
+    ``accept``; they keep their place, never abandon, and when an agent reaches their place
+    the agent calls them: they answer with probability ``answer``, otherwise the attempt
+    costs the agent ``attempt_min`` and the need goes unserved (the customer falls back)."""
+
+    offer_wait_s: float | None = None
+    accept: float = 0.5
+    answer: float = 0.9
+    attempt_min: float = 0.5
+
+
+@dataclass
+class Concurrency:
+    """An agent holds up to ``chats`` contacts at once (live chat, social); ``stretch[j]``
+    multiplies the handle time of a contact started while the agent holds ``j`` others
+    (``chats`` factors; empty: no stretch)."""
+
+    chats: int = 1
+    stretch: list[float] = field(default_factory=list)
+
+
+@dataclass
 class Shift:
     """``agents`` people on duty from ``start_hour`` to ``end_hour`` (0-24) on ``days`` (a day
     set of :data:`cxsim.spec.kinds.DAY_SETS`)."""
@@ -88,7 +112,8 @@ class Touchpoint:
       interval table ``staffing`` (the two add up), ``handle`` time, ``fcr``,
       ``transfer_to``/``transfer_prob``, abandonment by the segment's patience x
       ``patience_factor`` (of law ``patience``), redials after abandoning (``redial``),
-      service level within ``sl_threshold_min``.
+      call-backs instead of waiting (``callback``), several chats per agent
+      (``concurrency``), service level within ``sl_threshold_min``.
     - ``async`` (e-mail): a queue worked by ``shifts`` with no abandonment.
     - ``store``: a queue open while staffed, reached after ``travel_min``.
     """
@@ -111,6 +136,8 @@ class Touchpoint:
     patience_factor: float = 1.0
     patience: Patience = field(default_factory=Patience)
     redial: Redial = field(default_factory=Redial)
+    callback: Callback = field(default_factory=Callback)
+    concurrency: Concurrency = field(default_factory=Concurrency)
     sl_threshold_min: float = 0.5
     travel_min: float = 0.0
 

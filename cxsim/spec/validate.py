@@ -22,6 +22,8 @@ from cxsim.spec.schema import (
     DISTRIBUTIONS,
     PATIENCE_LAWS,
     STAGES,
+    Callback,
+    Concurrency,
     Duration,
     IntervalStaffing,
     Patience,
@@ -111,6 +113,34 @@ def _redial(key: str, r: Redial) -> None:
     if not isinstance(r.limit, int) or isinstance(r.limit, bool) or r.limit < 0:
         raise SpecError(f"{key}.limit", r.limit, "must be an integer >= 0")
     _duration(f"{key}.delay", r.delay)
+
+
+def _callback(key: str, c: Callback, live: bool) -> None:
+    _share(f"{key}.accept", c.accept)
+    _share(f"{key}.answer", c.answer)
+    _finite(f"{key}.attempt_min", c.attempt_min)
+    if c.offer_wait_s is None:
+        return
+    if not live:
+        raise SpecError(f"{key}.offer_wait_s", c.offer_wait_s,
+                        "call-backs are offered on live queues only (where customers wait on "
+                        "the line)")
+    _finite(f"{key}.offer_wait_s", c.offer_wait_s)
+
+
+def _concurrency(key: str, c: Concurrency, concurrent: bool) -> None:
+    if not isinstance(c.chats, int) or isinstance(c.chats, bool) or c.chats < 1:
+        raise SpecError(f"{key}.chats", c.chats, "must be an integer >= 1")
+    if c.chats > 1 and not concurrent:
+        raise SpecError(f"{key}.chats", c.chats,
+                        f"only a {'/'.join(kinds_where('concurrent'))} agent holds several "
+                        "contacts at once")
+    if c.stretch:
+        if len(c.stretch) != c.chats:
+            raise SpecError(f"{key}.stretch", list(c.stretch),
+                            f"needs one factor per chat held ({c.chats})")
+        for i, f in enumerate(c.stretch):
+            _finite(f"{key}.stretch[{i}]", f, strict=True)
 
 
 def validate(s: Scenario) -> Scenario:
@@ -210,6 +240,8 @@ def _touchpoints(s: Scenario) -> None:
             _duration(f"{key}.handle", tp.handle)
             _patience(f"{key}.patience", tp.patience)
             _redial(f"{key}.redial", tp.redial)
+            _callback(f"{key}.callback", tp.callback, traits.live and not traits.never_abandons)
+            _concurrency(f"{key}.concurrency", tp.concurrency, traits.concurrent)
             for i, sh in enumerate(tp.shifts):
                 _shift(f"{key}.shifts[{i}]", sh)
             if tp.staffing.agents:

@@ -12,6 +12,8 @@ the cost against the service level.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -27,8 +29,8 @@ from cxsim.spec.kinds import KINDS
 OUTPUTS = ("requirement.csv", "roster.csv", "staffing.json", "experiment", "*.png")
 SCENARIO_APP_KEYS = ("targets.", "queues", "confidence", "max_rounds", "max_replications",
                      "repair_rounds", "shift_types", "max_part_time_share", "mip_gap",
-                     "time_limit_s", "tradeoff_levels", "figures", "progress", "hydra.",
-                     "experiment")
+                     "time_limit_s", "tradeoff_levels", "cx_horizon", "figures", "progress",
+                     "hydra.", "experiment")
 
 
 def _targets(cfg: StaffConfig):
@@ -41,6 +43,29 @@ def _targets(cfg: StaffConfig):
                        abandon_rate=t.abandon_rate, occupancy=t.occupancy)
     except ValueError as e:  # names the target and its value
         raise SpecError("targets", str(e).split(" ")[0], str(e)) from None
+
+
+def _cx_targets(cfg: StaffConfig, scenario):
+    from cxsim.workforce.cx import CxTargets
+
+    t = cfg.targets
+    for key in ("ces_max", "nps_min", "ltv_per_churn"):
+        value = getattr(t, key)
+        if value is not None and not math.isfinite(value):
+            raise SpecError(f"targets.{key}", value, "must be a finite number")
+    if t.nps_min is not None and not -100 <= t.nps_min <= 100:
+        raise SpecError("targets.nps_min", t.nps_min, "an NPS lies in [-100, 100]")
+    if t.ltv_per_churn is not None and t.ltv_per_churn < 0:
+        raise SpecError("targets.ltv_per_churn", t.ltv_per_churn, "must be >= 0")
+    if any(v is not None for v in (t.ces_max, t.nps_min, t.ltv_per_churn)) \
+            and not scenario.behaviour.enabled:
+        key = next(k for k in ("ces_max", "nps_min", "ltv_per_churn")
+                   if getattr(t, k) is not None)
+        raise SpecError(f"targets.{key}", getattr(t, key),
+                        "a CX target needs the outcomes model: behaviour.enabled=true")
+    if not cfg.cx_horizon > 0:
+        raise SpecError("cx_horizon", cfg.cx_horizon, "must be a number of days > 0")
+    return CxTargets(t.ces_max, t.nps_min, t.ltv_per_churn)
 
 
 def _shift_types(cfg: StaffConfig) -> list:
@@ -123,9 +148,23 @@ def run(cfg: DictConfig) -> dict:
     with user_errors("invalid staffing config: "):
         queues = _check(typed, scenario)
         targets = _targets(typed)
+        cx = _cx_targets(typed, scenario)
         shift_types = _shift_types(typed)
     out = run_dir()
     start(out, OUTPUTS)
+    cost = min((st.cost_per_hour for st in typed.shift_types.values()), default=30.0)
+    cx_doc = None
+    if typed.tradeoff_levels and (cx.any or scenario.behaviour.enabled):
+        from cxsim.workforce.cx import cx_tradeoff
+
+        cx_doc = cx_tradeoff(scenario, queues, targets, cx, typed.tradeoff_levels, cost,
+                             horizon_days=typed.cx_horizon, confidence=typed.confidence,
+                             note=lambda msg: print(msg, flush=True) if progress_of(cfg)
+                             else None)
+        if cx.any:
+            if cx_doc["chosen_service_level"] is None:
+                fail(f"CX targets cannot be met: {cx_doc['why']}")
+            targets = dataclasses.replace(targets, service_level=cx_doc["chosen_service_level"])
     plans = {}
     with Progress(len(queues), "staffing", "queue", progress_of(cfg), every_s=0.0) as bar:
         for q in queues:
@@ -140,9 +179,10 @@ def run(cfg: DictConfig) -> dict:
             except RosterRuleError as e:
                 fail(f"queue {q}: {e}")
             bar.update()
-    cost = min((st.cost_per_hour for st in typed.shift_types.values()), default=30.0)
     curve = tradeoff(plans, targets, typed.tradeoff_levels, scenario.interval_min, cost)
     doc = staffing_document(scenario, plans, targets, typed.confidence, cost, curve)
+    if cx_doc is not None:
+        doc["cx_tradeoff"] = cx_doc
     base, overrides = _scenario_overrides(scenario)
     rows = requirement_rows(plans, scenario.interval_min)
     atomic_write(out / "requirement.csv", lambda p: pd.DataFrame(rows).to_csv(p, index=False))
@@ -162,6 +202,11 @@ def run(cfg: DictConfig) -> dict:
         from cxsim.plots.staffing import plot_plan
 
         plot_plan(plans, targets, curve, scenario.interval_min, out)
+        if cx_doc is not None:
+            from cxsim.plots.staffing import cx_tradeoff_curve
+
+            cx_tradeoff_curve(cx_doc["levels"], cx_doc["chosen_service_level"],
+                              out / "cx_tradeoff.png")
     finish_run(out)  # last: only now does the run look finished
     _print(doc, out)
     return doc
@@ -198,6 +243,7 @@ figures (docs/staffing.md).
 Main keys (key=value; configs/staff.yaml):
   experiment=NAME              the scenario to staff (default: the default scenario)
   targets.service_level=0.8 targets.threshold_s=20 targets.asa_s=S targets.abandon_rate=A
+  targets.ces_max=C targets.nps_min=N targets.ltv_per_churn=V   CX targets (outcomes model on)
   queues=[NAME,...]            the queues to staff (default: every staffed live queue)
   interval_min=30              15, 30 or 60-minute intervals
   confidence=0.9               one-sided confidence that an interval meets its targets

@@ -76,6 +76,29 @@ def tradeoff_curve(curve: list[dict], simulated: list[tuple[float, float]], path
     return _save(fig, path)
 
 
+def cx_tradeoff_curve(rows: list[dict], chosen: float | None, path: Path) -> Path:
+    """Staff cost a week against what the customers feel: population NPS, mean CES and the
+    customers lost a week, one point per service-level target, with 95% CIs."""
+    panels = [("nps_population", "population NPS"), ("ces", "mean CES"),
+              ("churned_per_week", "customers churned per week")]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    cost = np.array([r["cost_per_week"] for r in rows], float)
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        x = np.array([np.nan if r.get(key) is None else r[key] for r in rows], float)
+        half = np.array([r.get(f"{key}_ci") or 0.0 for r in rows], float)
+        ax.errorbar(x, cost, xerr=half, fmt="o-", color="#3182bd", ms=4, lw=1)
+        for r, xi, ci in zip(rows, x, cost, strict=True):
+            ax.annotate(f"SL {r['service_level_target']:g}", (xi, ci), fontsize=7,
+                        xytext=(4, -10), textcoords="offset points",
+                        color="black" if r["service_level_target"] == chosen else "0.4",
+                        weight="bold" if r["service_level_target"] == chosen else "normal")
+        ax.set_xlabel(label)
+    axes[0].set_ylabel("staff cost per week")
+    fig.suptitle("what staffing buys in customer experience (simulated, CIs over replications)",
+                 fontsize=10)
+    return _save(fig, path)
+
+
 def plot_plan(plans: dict, targets, curve: list[dict], interval_min: int, out: Path) -> list:
     """Every figure of the plan into ``out``: two per queue and the trade-off curve."""
     paths = []

@@ -328,6 +328,9 @@ class StaffTargets:
     asa_s: float | None = None  # answered calls' mean wait in seconds, at most
     abandon_rate: float | None = None  # share abandoning, at most
     occupancy: float | None = None  # busy share of agents on duty, at most
+    ces_max: float | None = None  # mean customer effort score, at most (outcomes model)
+    nps_min: float | None = None  # the population's NPS, at least
+    ltv_per_churn: float | None = None  # value lost with each churned customer
 
 
 @dataclass
@@ -373,6 +376,7 @@ class StaffConfig(SimulateConfig):
     time_limit_s: float = 60.0
     tradeoff_levels: list[float] = field(default_factory=lambda: [0.6, 0.7, 0.8, 0.85, 0.9,
                                                                    0.95])
+    cx_horizon: float = 91.0  # days simulated per level of the CX trade-off (churn, NPS)
     figures: bool = True
 
 

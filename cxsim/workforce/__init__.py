@@ -6,7 +6,8 @@ intervals x agent counts, :mod:`~cxsim.workforce.requirements` finds the fewest 
 interval that meet service targets, and :mod:`~cxsim.workforce.roster` chooses shifts that
 cover such a requirement at least cost. :mod:`~cxsim.workforce.simulated` corrects the
 requirement by simulation (it alone uses the engine) and :mod:`~cxsim.workforce.plan` turns
-it into a re-simulated, repaired roster for ``cxsim-staff``. See ``docs/staffing.md``.
+it into a re-simulated, repaired roster for ``cxsim-staff``; :mod:`~cxsim.workforce.cx`
+weighs staffing against the customers' effort, NPS and churn. See ``docs/staffing.md``.
 """
 
 from cxsim.workforce.erlang import (

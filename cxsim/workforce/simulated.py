@@ -76,7 +76,11 @@ class Measured:
 
 def measure(s: Scenario, queue: str) -> Measured:
     """Simulate ``s`` and read the queue's per-interval figures from ``by_interval``."""
-    m = simulate(s).metrics
+    return measured(s, simulate(s).metrics, queue)
+
+
+def measured(s: Scenario, m: dict, queue: str) -> Measured:
+    """The queue's per-interval figures from the metrics document ``m`` of a run of ``s``."""
     b = m["by_interval"][queue]
     per_day = int(MINUTES_PER_DAY) // s.interval_min
 

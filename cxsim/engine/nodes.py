@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappop, heappush, heapreplace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -63,6 +64,9 @@ from cxsim.spec.kinds import (
     KindTraits,
     register_kind,
 )
+
+if TYPE_CHECKING:
+    from cxsim.engine.journey import JourneyRouter
 
 INF = float("inf")
 NAN = float("nan")
@@ -161,6 +165,13 @@ class Node:
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         raise NotImplementedError
+
+    def attach(self, router: JourneyRouter) -> None:
+        """The journey router exists (a node with events of its own keeps it, see
+        :mod:`cxsim.engine.priority`)."""
+
+    def close(self) -> None:
+        """The run is over and its agenda drained: record what is still open."""
 
 
 class SelfServiceNode(Node):
@@ -370,7 +381,11 @@ def build_nodes(s: Scenario, rep: int, stats: Callable[[Touchpoint], TouchpointS
             target = handoff_target(tp)
             ctx = NodeContext(names.index(name), name, tp, channels.index(tp.channel),
                               stats(tp), None if target is None else build(target), shared)
-            built[name] = NODE_CLASSES[tp.kind](ctx)
+            cls = NODE_CLASSES[tp.kind]
+            if tp.priority:  # priority classes: an event-driven queue (validated: agents)
+                from cxsim.engine.priority import PriorityQueueNode
+                cls = PriorityQueueNode
+            built[name] = cls(ctx)
         return built[name]
 
     return [build(name) for name in names], channels

@@ -25,6 +25,7 @@ from cxsim.spec.schema import (
     Duration,
     IntervalStaffing,
     Patience,
+    PriorityClass,
     Redial,
     Scenario,
     Shift,
@@ -220,6 +221,8 @@ def _touchpoints(s: Scenario) -> None:
                 raise SpecError(f"{key}.shifts", [sh.agents for sh in tp.shifts],
                                 "no agent is ever on duty: every need sent here would wait "
                                 "for ever")
+        if tp.priority:
+            _priority(s, key, tp.kind, tp.priority)
         if tp.escalate_to is not None:
             if not traits.escalates:
                 raise SpecError(f"{key}.escalate_to", tp.escalate_to,
@@ -234,6 +237,30 @@ def _touchpoints(s: Scenario) -> None:
                     f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself"
                 )
     _no_handoff_loop(s)
+
+
+def _priority(s: Scenario, key: str, kind: str, classes: list[PriorityClass]) -> None:
+    """Priority classes: only on a queue of agents; each selects by known names and/or a
+    share; a head start is a duration."""
+    shown = [{k: v for k, v in vars(c).items() if v is not None} for c in classes]
+    if not KINDS[kind].assisted:
+        raise SpecError(f"{key}.priority", shown,
+                        f"a {kind} has no queue to order: priority classes apply to agent "
+                        f"queues ({'/'.join(kinds_where('assisted'))})")
+    for i, c in enumerate(classes):
+        k = f"{key}.priority[{i}]"
+        if c.segment is None and c.reason is None and c.flag is None:
+            raise SpecError(k, shown[i], "a priority class selects by segment, reason and/or "
+                            "flag (a share of arrivals)")
+        for field, known in (("segment", s.segments), ("reason", s.journeys)):
+            name = getattr(c, field)
+            if name is not None and name not in known:
+                raise SpecError(f"{k}.{field}", name,
+                                f"no such {field} (known: {', '.join(sorted(known))})")
+        if c.flag is not None:
+            _share(f"{k}.flag", c.flag)
+        if c.head_start_min is not None:
+            _finite(f"{k}.head_start_min", c.head_start_min)
 
 
 # A shift edge must be a whole minute: the engine staffs minute by minute and never rounds.
@@ -292,6 +319,7 @@ def _queue_knobs(s: Scenario) -> None:
     _finite("queue.service_rate", q.service_rate, strict=True)
     _finite("queue.patience_rate", q.patience_rate)
     _finite("queue.sl_threshold", q.sl_threshold)
+    _share("queue.priority_share", q.priority_share)
 
 
 def _assisted_target(s: Scenario, key: str, target: str) -> None:

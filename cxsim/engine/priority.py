@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxsim.engine.episode import Episode
-from cxsim.engine.nodes import INF, NAN, NodeContext, QueueNode
+from cxsim.engine.nodes import INF, NAN, PRIORITY_NODES, NodeContext, QueueNode
 from cxsim.engine.stats import (
     KIND_ABANDONED,
     KIND_RESOLVED,
@@ -285,3 +285,6 @@ class PriorityQueueNode(QueueNode):
                 self._tell(w, INF, VISIT_UNRESOLVED)
         self._waiting.clear()
         self._gone = 0
+
+
+PRIORITY_NODES[QueueNode] = PriorityQueueNode  # queues, inboxes and stores with classes

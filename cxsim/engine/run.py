@@ -24,6 +24,7 @@ from cxsim.engine.episode import Episode
 from cxsim.engine.episodes import EpisodeLog
 from cxsim.engine.journey import JourneyRouter
 from cxsim.engine.nodes import INF, Node, build_nodes
+from cxsim.engine.priority import PriorityQueueNode
 from cxsim.engine.reactions import Reactions
 from cxsim.engine.stats import TouchpointStats
 from cxsim.engine.streams import generator
@@ -255,6 +256,6 @@ class Replication:
             self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
             dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
             figures, surveys, customers, contacts, by_interval,
-            {n.name: n.class_stats.array() for n in self.nodes if hasattr(n, "class_stats")}
-            or None,
+            {n.name: n.class_stats.array() for n in self.nodes
+             if isinstance(n, PriorityQueueNode)} or None,
         )

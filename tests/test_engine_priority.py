@@ -226,3 +226,17 @@ def test_one_class_matches_fifo_in_the_default_scenario():
         a, b = (fifo[tree] if tree else fifo), (prio[tree] if tree else prio)
         se = np.hypot(a[f"{key}_ci"], b[f"{key}_ci"]) / T95
         assert abs(a[key] - b[key]) <= Q * se, (key, a[key], b[key], se)
+
+
+def test_dropping_abandoned_customers_from_the_heap_changes_nothing(monkeypatch):
+    """Swamped (rho 2), class 2 abandons in droves: the waiting heap is rebuilt without them
+    now and then, which must not change a single figure."""
+    import cxsim.engine.priority as priority
+
+    s = compose_scenario([*overrides(10, 20.0, 1.0, 0.7, 0.3, 0.05, seed=3, reps=2),
+                          "queue.patience_rate=0.2"])
+    monkeypatch.setattr(priority, "COMPACT_AT", 8)
+    often = simulate(s).metrics
+    monkeypatch.setattr(priority, "COMPACT_AT", 10**12)
+    assert simulate(s).metrics == often
+    assert often["abandonment_by_class"]["2"] > 0.9

@@ -1,10 +1,12 @@
 """Independent analytic ground truth for a multi-server FIFO queue (test helper).
 
-Two textbook models, written with numpy/scipy only and deliberately independent of
+Three textbook models, written with numpy/scipy only and deliberately independent of
 the ``cxsim`` package so they can serve as an oracle for the simulator:
 
 * :func:`erlang_c` - M/M/c with infinite patience (Erlang C).
 * :func:`erlang_a` - M/M/c+M, exponential patience (Erlang A, Palm's model).
+* :func:`cobham` - M/M/c with non-preemptive priority classes of one service rate
+  (Cobham 1954), per class.
 
 Both return a dict with the same four keys, all defined *per arrival* (long-run
 averages over every arriving customer, abandoned ones included):
@@ -37,7 +39,7 @@ import numbers
 import numpy as np
 from scipy.special import betainc, gammaln, logsumexp
 
-__all__ = ["erlang_a", "erlang_c"]
+__all__ = ["cobham", "erlang_a", "erlang_c"]
 
 #: Truncation tolerance of the Erlang-A state distribution (probability mass dropped).
 TAIL_TOL = 1e-15
@@ -236,3 +238,45 @@ def erlang_a(
         "service_level": min(1.0, float(pi[:c].sum() + pi_q @ (p_served * p_within))),
         "abandon_rate": float(pi_q @ p_abandon),
     }
+
+
+def cobham(agents: int, arrival_rates, service_rate: float) -> dict:
+    """Steady-state M/M/c metrics per class under non-preemptive priority (Cobham 1954).
+
+    Classes are listed highest first (class 1 is served first), all of service rate ``mu``,
+    infinite patience. With ``c = agents``, ``lambda_k`` the class rates, ``lambda`` their
+    sum, ``a = lambda/mu``, ``rho_k = lambda_k / (c mu)`` and ``sigma_k = rho_1 + ... +
+    rho_k`` (``sigma_0 = 0``), requiring ``sigma_K < 1``::
+
+        W_k = C(c, a) / (c mu) / ((1 - sigma_{k-1}) (1 - sigma_k))
+
+    where ``C(c, a)`` is Erlang C's probability of waiting (:func:`erlang_c`): the mean wait
+    of class ``k`` over its arrivals. Every class waits with probability ``C(c, a)``: whether
+    an arrival waits depends only on the number in service, which the order of service does
+    not change, and arrivals see time averages (PASTA). Returns ``{"mean_wait": [W_1, ...],
+    "p_wait": [C, ...]}``.
+
+    One class is Erlang C, and the classes' mean waits average to FIFO's (the conservation
+    law: the order of service does not change the work in the system):
+
+    >>> r = cobham(10, [2.7, 6.3], 1.0)
+    >>> [round(w, 4) for w in r["mean_wait"]]
+    [0.0916, 0.9161]
+    >>> fifo = erlang_c(10, 9.0, 1.0, 0.0)["mean_wait"]
+    >>> abs((2.7 * r["mean_wait"][0] + 6.3 * r["mean_wait"][1]) / 9.0 - fifo) < 1e-12
+    True
+    >>> abs(cobham(10, [9.0], 1.0)["mean_wait"][0] - fifo) < 1e-12
+    True
+    """
+    c = _check_agents(agents, 1)
+    rates = [_check_rate("arrival_rate", lam, allow_zero=True) for lam in arrival_rates]
+    mu = _check_rate("service_rate", service_rate)
+    lam = sum(rates)
+    if lam <= 0:
+        raise ValueError("the classes' arrival rates must not all be 0")
+    p_wait = erlang_c(c, lam, mu, 0.0)["p_wait"]  # raises when unstable
+    waits, sigma = [], 0.0
+    for rate in rates:
+        before, sigma = sigma, sigma + rate / (c * mu)
+        waits.append(p_wait / (c * mu) / ((1.0 - before) * (1.0 - sigma)))
+    return {"mean_wait": waits, "p_wait": [p_wait] * len(rates)}

@@ -37,7 +37,7 @@ def first_value(key: str, value: str) -> str:
 
 def test_each_group_has_its_configs() -> None:
     assert (ROOT / "configs" / "study").resolve() == (ROOT / "experiments").resolve()
-    assert {"erlang", "journey5"} <= set(names("experiment"))
+    assert {"erlang", "journey5", "priority"} <= set(names("experiment"))
     assert len(names("study")) >= 5
     assert {"staffing", "erlang"} <= set(names("sweep"))
     assert names("search") == ["cheapest_staffing"]

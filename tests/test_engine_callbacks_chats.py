@@ -175,8 +175,14 @@ def test_every_contact_is_served_abandoned_called_back_or_unserved():
     ("touchpoints.phone_front.callback.offer_wait_s=-5",
      "touchpoints.phone_front.callback.offer_wait_s"),
     ("touchpoints.phone_front.callback.answer=1.5", "touchpoints.phone_front.callback.answer"),
+    ("touchpoints.phone_front.callback.offer_wait_s=60 "
+     "touchpoints.phone_front.priority=[{flag:0.2}]",
+     "touchpoints.phone_front.callback.offer_wait_s"),
+    ("touchpoints.chat_agents.concurrency={chats:2,stretch:[1.0,1.5]} "
+     "touchpoints.chat_agents.priority=[{flag:0.2}]",
+     "touchpoints.chat_agents.concurrency.stretch"),
 ])
 def test_malformed_callbacks_and_chats_are_refused_by_key(override, key):
     with pytest.raises(SpecError) as err:
-        compose_scenario([override])
+        compose_scenario(override.split())
     assert err.value.key == key

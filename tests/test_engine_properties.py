@@ -1,8 +1,9 @@
 """Properties every simulation must have, over random small scenarios built from the dataclasses.
 
 Hypothesis draws journey maps mixing self-service, bots (escalating or not), live queues,
-inboxes and stores, with random shifts (some hours unstaffed), probabilities, patience and
-pain-point intolerance, over one to three days with a few hundred to two thousand customers.
+inboxes and stores, with random shifts (some hours unstaffed), probabilities, patience,
+pain-point intolerance and priority classes on some agent queues, over one to three days with
+a few hundred to two thousand customers.
 Whatever the scenario, the engine must conserve needs, never run time backwards, report every
 rate in [0, 1] and give the same numbers for the same seed.
 """
@@ -20,11 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxsim.engine import simulate
+from cxsim.engine.priority import ARRIVALS, WAIT_SUM
+from cxsim.engine.stats import F
 from cxsim.spec import (
     Duration,
     Handoffs,
     Journey,
     Population,
+    PriorityClass,
     Scenario,
     Segment,
     Shift,
@@ -177,6 +181,24 @@ def touchpoints(draw) -> dict[str, Touchpoint]:
     return tps
 
 
+@st.composite
+def priority_classes(draw, segments: list[str], reasons: list[str]) -> list[PriorityClass]:
+    """One to three classes by segment, reason and/or flag, strict or with head starts."""
+    head = draw(st.booleans())
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        c = PriorityClass(
+            segment=draw(st.none() | st.sampled_from(segments)),
+            reason=draw(st.none() | st.sampled_from(reasons)),
+            flag=draw(st.none() | prob),
+            head_start_min=draw(st.none() | st.floats(0.0, 30.0)) if head else None,
+        )
+        if c.segment is None and c.reason is None and c.flag is None:
+            c.flag = draw(prob)  # a class selects somebody (validated)
+        out.append(c)
+    return out
+
+
 def _shares(draw, n: int) -> list[float]:
     weights = draw(st.lists(st.integers(1, 10), min_size=n, max_size=n))
     shares = [w / sum(weights) for w in weights]
@@ -225,6 +247,9 @@ def scenarios(draw) -> Scenario:
             retry_prob=draw(prob),
             preference=pref,
         )
+    for tp in tps.values():  # priority classes on some agent queues: an event-driven node
+        if tp.kind in ASSISTED and draw(st.booleans()):
+            tp.priority = draw(priority_classes(list(segments), list(journeys)))
     horizon = draw(st.floats(1.0, 3.0))
     s = Scenario(
         horizon=horizon,
@@ -287,6 +312,12 @@ def test_conservation_time_and_rates(s: Scenario) -> None:
             counts = rows["outcome"].astype(str).value_counts()
             for code, name in enumerate(("in_system", "resolved", "abandoned", "gave_up")):
                 assert counts.get(name, 0) == r.episodes_ended[code]
+        # a priority queue's classes share out its visits
+        for name, by_class in (r.class_sums or {}).items():
+            total = r.touchpoint_sums[list(s.touchpoints).index(name)].sum(axis=-1)
+            assert by_class[:, ARRIVALS].sum() == total[F["arrivals"]]
+            assert by_class[:, WAIT_SUM].sum() == pytest.approx(total[F["wait_sum"]], rel=1e-9,
+                                                                abs=1e-9)
     if not len(frame):
         return
 

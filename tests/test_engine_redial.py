@@ -17,12 +17,13 @@ from scipy import stats
 
 from cxsim.engine import simulate
 from cxsim.engine.stats import F
-from cxsim.spec import compose_scenario
+from cxsim.spec import PriorityClass, compose_scenario
 from cxsim.spec.kinds import ABANDONED, EPISODE_OUTCOMES, IN_SYSTEM, RESOLVED
 
 CASES = [(0.6, 2), (1.0, 1), (0.9, 4)]  # redial probability r, limit L
 REPS = 10
-Q = stats.t.ppf(1 - 0.002 / (2 * len(CASES)), REPS - 1)
+N_COMPARISONS = len(CASES) + 1  # + through a priority queue
+Q = stats.t.ppf(1 - 0.002 / (2 * N_COMPARISONS), REPS - 1)
 
 
 def scenario(r: float, limit: int, horizon: float = 1.25, warmup: float = 0.25,
@@ -38,9 +39,8 @@ def scenario(r: float, limit: int, horizon: float = 1.25, warmup: float = 0.25,
         "touchpoints.phone.redial.delay.dist=exponential"])
 
 
-@pytest.mark.parametrize("r, limit", CASES)
-def test_redials_raise_offered_volume_by_the_expected_factor(r, limit):
-    result = simulate(scenario(r, limit, seed=int(100 * r) + limit))
+def offered_per_caller(result, r: float, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per replication: offered calls per unique caller, and sum_k (a r)^k."""
     ratio, expected = [], []
     for rep in result.replications:
         sums = rep.touchpoint_sums[0].sum(axis=-1)
@@ -48,7 +48,14 @@ def test_redials_raise_offered_volume_by_the_expected_factor(r, limit):
         a = sums[F["abandoned"]] / offered
         ratio.append(offered / (offered - redials))
         expected.append(sum((a * r) ** k for k in range(limit + 1)))
-    d = np.array(ratio) - np.array(expected)
+    return np.array(ratio), np.array(expected)
+
+
+@pytest.mark.parametrize("r, limit", CASES)
+def test_redials_raise_offered_volume_by_the_expected_factor(r, limit):
+    result = simulate(scenario(r, limit, seed=int(100 * r) + limit))
+    ratio, expected = offered_per_caller(result, r, limit)
+    d = ratio - expected
     se = d.std(ddof=1) / math.sqrt(REPS)
     assert abs(d.mean()) <= Q * se, (
         f"offered/unique {np.mean(ratio):.4f} vs sum (a r)^k {np.mean(expected):.4f} "
@@ -94,3 +101,22 @@ def test_redials_off_draw_nothing():
     assert {k: v for k, v in zero.items() if k != "touchpoints"} == \
         {k: v for k, v in base.items() if k != "touchpoints"}
     assert "redials" not in off["touchpoints"]["phone"]
+
+
+def test_redials_through_a_priority_queue():
+    """A queue with priority classes (30% flagged, drawn again at every attempt) tells the
+    router of an abandonment when it happens, with the attempt's redial count: the offered
+    volume per caller is still sum_k (a r)^k (a: the share of attempts abandoning, over both
+    classes), and the limit is reached, never passed."""
+    r, limit = 0.9, 2
+    s = scenario(r, limit, seed=77)
+    s.touchpoints["phone"].priority = [PriorityClass(flag=0.3)]
+    result = simulate(s, keep_rows=True)
+    ratio, expected = offered_per_caller(result, r, limit)
+    d = ratio - expected
+    se = d.std(ddof=1) / math.sqrt(REPS)
+    assert abs(d.mean()) <= Q * se, (np.mean(ratio), np.mean(expected), d.mean() / se)
+    assert result.episodes["contacts"].max() == 1 + limit
+    m = result.metrics["touchpoints"]["phone"]
+    assert m["unique_callers"] + m["redials"] == pytest.approx(m["volume"], rel=1e-9)
+    assert m["abandonment_by_class"]["1"] < m["abandonment_by_class"]["2"]

@@ -303,6 +303,41 @@ SPEC_ERRORS = [
         "segments.traditional.preference",
         "'social': 0.0",
     ),
+    # -- priority classes ------------------------------------------------------------------
+    Bad(
+        "priority-unknown-segment",
+        (f"{FRONT}.priority=[{{flag: 0.2}}, {{segment: vip}}]",),
+        f"{FRONT}.priority[1].segment",
+        "'vip'",
+    ),
+    Bad(
+        "priority-unknown-reason",
+        (f"{FRONT}.priority=[{{reason: refund}}]",),
+        f"{FRONT}.priority[0].reason",
+        "'refund'",
+    ),
+    Bad("priority-flag-above-one", (f"{FRONT}.priority=[{{flag: 1.5}}]",),
+        f"{FRONT}.priority[0].flag", "1.5"),
+    Bad("priority-flag-negative", (f"{FRONT}.priority=[{{flag: -0.1}}]",),
+        f"{FRONT}.priority[0].flag", "-0.1"),
+    Bad(
+        "priority-head-start-negative",
+        (f"{FRONT}.priority=[{{segment: traditional, head_start_min: -2}}]",),
+        f"{FRONT}.priority[0].head_start_min",
+        "-2",
+    ),
+    Bad("priority-selects-nobody", (f"{FRONT}.priority=[{{head_start_min: 2}}]",),
+        f"{FRONT}.priority[0]", "'head_start_min': 2"),
+    Bad(
+        "priority-on-self-service",
+        ("touchpoints.web_kb.priority=[{flag: 0.5}]",),
+        "touchpoints.web_kb.priority",
+        "[{'flag': 0.5}]",
+    ),
+    Bad("priority-on-bot", ("touchpoints.chatbot.priority=[{segment: mainstream}]",),
+        "touchpoints.chatbot.priority", "'segment': 'mainstream'"),
+    Bad("priority-share-knob", ("experiment=priority", "queue.priority_share=1.2"),
+        "queue.priority_share", "1.2"),
 ]
 
 

@@ -20,6 +20,13 @@ def _with_ci(doc: dict, key: str) -> str:
     return text if half is None else f"{text} ±{KPIS[key].format(half)}"
 
 
+def _class(doc: dict, k: str, figure: str) -> dict:
+    """Class ``k``'s ``figure`` (and its CI) of ``figure_by_class``, under the name of the
+    pooled figure it is formatted as (abandonment as ``abandon_rate``)."""
+    name = "abandon_rate" if figure == "abandonment" else figure
+    return {name: doc[f"{figure}_by_class"][k], f"{name}_ci": doc[f"{figure}_by_class_ci"][k]}
+
+
 CHANNEL_COLUMNS = (("volume", "volume", 9), ("SL", "service_level", 8), ("ASA min", "asa", 9),
                    ("aband.", "abandon_rate", 8), ("AHT min", "aht", 9), ("FCR", "fcr", 7),
                    ("occup.", "occupancy", 8), ("contain.", "containment", 10))
@@ -67,6 +74,11 @@ def print_metrics(m: dict, out: Path, currency: str = "") -> None:
             f"P(wait) {_with_ci(m, 'p_wait')}, mean wait {_with_ci(m, 'mean_wait')} min,"
             f" abandoned {_with_ci(m, 'abandon_rate')}"
         )
+    for k in m.get("mean_wait_by_class", {}):  # priority classes (cxsim.engine.priority)
+        print(f"    priority class {k}: mean wait "
+              f"{_with_ci(_class(m, k, 'mean_wait'), 'mean_wait')} min, "
+              f"P(wait) {_with_ci(_class(m, k, 'p_wait'), 'p_wait')}, "
+              f"abandoned {_with_ci(_class(m, k, 'abandonment'), 'abandon_rate')}")
     head = f"  {'channel':<9}" + "".join(f"{title:>{w}}" for title, _, w in CHANNEL_COLUMNS)
     print(head)
     print("  " + "-" * (len(head) - 2))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from itertools import accumulate, count
 
 import numpy as np
@@ -34,6 +34,7 @@ from cxsim.spec.kinds import (
     VISIT_ABANDONED,
     VISIT_FAILED,
     VISIT_HANDOFF,
+    VISIT_PENDING,
     VISIT_RESOLVED,
 )
 
@@ -81,6 +82,8 @@ class JourneyRouter:
         # arg), run by the replication's pump: cheaper than a SimPy event each.
         self.agenda: list[tuple] = []
         self._order = count().__next__
+        for n in nodes:  # a node with events of its own puts them on the agenda
+            n.attach(self)
 
     def _at(self, t: float, ep: Episode, fn: Callable, arg: object) -> None:
         """Call ``fn(ep, t, arg)`` at time ``t``, or leave ``ep`` open if past the horizon."""
@@ -88,6 +91,21 @@ class JourneyRouter:
             self.finish(ep, t, IN_SYSTEM)
             return
         heappush(self.agenda, (t, self._order(), fn, ep, arg))
+
+    def at(self, t: float, fn: Callable, ep: Episode | None, arg: object) -> None:
+        """A node's own event: call ``fn(ep, t, arg)`` at ``t``, even past the horizon (what
+        is left then runs in :meth:`drain`)."""
+        heappush(self.agenda, (t, self._order(), fn, ep, arg))
+
+    def drain(self) -> None:
+        """After the horizon: run what is left on the agenda in time order (only nodes' own
+        events: follow-ups past the horizon are never scheduled), then close every node."""
+        agenda = self.agenda
+        while agenda:
+            t, _, fn, ep, arg = heappop(agenda)
+            fn(ep, t, arg)
+        for n in self.nodes:
+            n.close()
 
     def choose(self, ep: Episode, t: float, again: bool = False) -> None:
         """Pick an entry touchpoint by preference among those open at ``t``; ``again`` allows
@@ -127,6 +145,14 @@ class JourneyRouter:
             ep.first_channel = node.channel
         ep.channel = node.channel
         done, outcome, target = node.visit(ep, t)
+        if outcome != VISIT_PENDING:
+            self.visited(ep, done, outcome, target, node)
+
+    def visited(self, ep: Episode, done: float, outcome: int, target: Node | None,
+                node: Node) -> None:
+        """``ep``'s visit to ``node`` ended at ``done`` with ``outcome`` (handed to ``target``):
+        route it on. Called by :meth:`visit`, or later by a node whose visit was
+        ``VISIT_PENDING``, at ``done``."""
         if outcome == VISIT_RESOLVED:
             ep.steps += self.reason_steps[ep.reason]
             self.finish(ep, done, RESOLVED if done < self.end else IN_SYSTEM)

@@ -15,8 +15,9 @@ arrival can overtake an earlier one, the start of service of a customer is fixed
 they arrive, by the Kiefer-Wolfowitz recursion over the agents' next free times (a heap).
 Abandonment is then known too: a customer whose wait would exceed their patience leaves at
 ``t + patience`` and never holds an agent. This is exact for FIFO service with customer-bound
-service times and patience; a node with priorities or skills would use SimPy events instead
-behind the same ``visit`` interface.
+service times and patience. A queue with priority classes cannot do this (a later arrival
+overtakes): :mod:`cxsim.engine.priority` answers ``VISIT_PENDING`` and puts events of its own
+on the router's agenda instead, behind the same ``visit`` interface.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappop, heappush, heapreplace
+from typing import Any
 
 import numpy as np
 
@@ -162,6 +164,13 @@ class Node:
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
         raise NotImplementedError
+
+    def attach(self, router: Any) -> None:
+        """The journey router (:class:`~cxsim.engine.journey.JourneyRouter`) exists: a node
+        with events of its own keeps it (see :mod:`cxsim.engine.priority`)."""
+
+    def close(self) -> None:
+        """The run is over and its agenda drained: record what is still open."""
 
 
 class SelfServiceNode(Node):
@@ -420,6 +429,10 @@ def register(kind: str, cls: type[Node], traits: KindTraits | None = None) -> ty
     return cls
 
 
+# The node class that serves a touchpoint declaring priority classes, by the class its kind
+# has otherwise (cxsim.engine.priority registers its own for QueueNode).
+PRIORITY_NODES: dict[type[Node], type[Node]] = {}
+
 for _kind, _cls in (("self_service", SelfServiceNode), ("bot", BotNode), ("queue", QueueNode),
                     ("async", QueueNode), ("store", QueueNode)):
     register(_kind, _cls)
@@ -451,7 +464,13 @@ def build_nodes(s: Scenario, rep: int, stats: Callable[[Touchpoint], TouchpointS
             target = handoff_target(tp)
             ctx = NodeContext(names.index(name), name, tp, channels.index(tp.channel),
                               stats(tp), None if target is None else build(target), shared)
-            built[name] = NODE_CLASSES[tp.kind](ctx)
+            cls = NODE_CLASSES[tp.kind]
+            if tp.priority:  # priority classes: an event-driven queue (validated: agents)
+                if cls not in PRIORITY_NODES:
+                    raise ValueError(f"touchpoint {name}: no node class with priority classes "
+                                     f"for {cls.__name__} (see cxsim.engine.priority)")
+                cls = PRIORITY_NODES[cls]
+            built[name] = cls(ctx)
         return built[name]
 
     return [build(name) for name in names], channels

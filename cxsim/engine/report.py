@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.special import stdtrit
 
+from cxsim.engine.priority import class_figures
 from cxsim.engine.run import ReplicationResult
 from cxsim.engine.staffing import interval_staffed_minutes
 from cxsim.engine.stats import FIELDS
@@ -188,6 +189,30 @@ def by_hour_of_day(sums: np.ndarray) -> np.ndarray:
     return sums @ np.eye(HOURS_PER_DAY)[hour.astype(int)]
 
 
+def _by_class(s: Scenario, results: Sequence[ReplicationResult]) -> dict[str, dict]:
+    """Per touchpoint with priority classes, and under "" for its live ones pooled class by
+    class (class 1 with class 1...): :func:`cxsim.engine.priority.class_figures`, each a
+    mapping of class ("1" first) to its mean over replications, with its ``_ci``."""
+    if results[0].class_sums is None:
+        return {}
+    parts = {name: np.stack([r.class_sums[name] for r in results])  # (rep, class, field)
+             for name in results[0].class_sums}
+    live = [p for name, p in parts.items() if KINDS[s.touchpoints[name].kind].live]
+    if live:
+        pooled = np.zeros((len(results), max(p.shape[1] for p in live), live[0].shape[2]))
+        for p in live:
+            pooled[:, :p.shape[1]] += p
+        parts[""] = pooled
+    doc: dict[str, dict] = {}
+    for name, sums in parts.items():
+        entry = doc[name] = {}
+        for key, per_rep in class_figures(sums).items():
+            both = [_mean_and_ci(per_rep[:, k]) for k in range(per_rep.shape[1])]
+            entry[key] = {str(k + 1): _clean(m) for k, (m, _) in enumerate(both)}
+            entry[f"{key}_ci"] = {str(k + 1): _clean(h) for k, (_, h) in enumerate(both)}
+    return doc
+
+
 def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     """The metrics document: headline queue figures, then needs, channels, touchpoints,
     and service level / ASA / volume by hour of day per channel."""
@@ -222,6 +247,8 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
                     for k in results[0].outcome_figures})
     top.update(derived(top))  # registered KPIs of these figures, per replication
     doc.update(_summarise(top))
+    by_class = _by_class(s, results)  # touchpoints with priority classes (and live ones pooled)
+    doc.update(by_class.pop("", {}))
     totals = {
         k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals
     }
@@ -246,6 +273,7 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
                 "redial_share": _ratio(redials, offered)}))
         if s.touchpoints[name].callback.offer_wait_s is not None and assisted[i]:
             doc["touchpoints"][name].update(_summarise(callback_figures(daily[:, i].T)))
+        doc["touchpoints"][name].update(by_class.get(name, {}))
     doc["by_hour"] = {}
     for ch in sorted(set(channels.tolist())):
         mask = (channels == ch) & assisted

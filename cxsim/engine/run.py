@@ -24,6 +24,7 @@ from cxsim.engine.episode import Episode
 from cxsim.engine.episodes import EpisodeLog
 from cxsim.engine.journey import JourneyRouter
 from cxsim.engine.nodes import INF, Node, build_nodes
+from cxsim.engine.priority import PriorityQueueNode
 from cxsim.engine.reactions import Reactions
 from cxsim.engine.stats import TouchpointStats
 from cxsim.engine.streams import generator
@@ -130,6 +131,8 @@ class ReplicationResult:
     contacts: pd.DataFrame | None = None  # the engine's contact log (cxsim.engine.contacts)
     # Agent-minutes on duty in the window per touchpoint and interval of the week.
     staffed_by_interval: np.ndarray | None = None
+    # Per touchpoint with priority classes: its (class, field) sums (cxsim.engine.priority).
+    class_sums: dict[str, np.ndarray] | None = None
 
 
 class Replication:
@@ -229,6 +232,7 @@ class Replication:
                 env.timeout(MINUTES_PER_DAY).callbacks.append(daily)
         env.timeout(0).callbacks.append(self._pump)
         env.run(until=end)
+        self.router.drain()  # nodes' own events past the horizon (a priority queue's)
         if on_day is not None:  # the last (maybe partial) day
             on_day()
         lo, hi = self.window
@@ -252,4 +256,6 @@ class Replication:
             self.rep, np.stack([n.stats.array() for n in self.nodes]), staffed,
             dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
             figures, surveys, customers, contacts, by_interval,
+            {n.name: n.class_stats.array() for n in self.nodes
+             if isinstance(n, PriorityQueueNode)} or None,
         )

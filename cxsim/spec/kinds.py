@@ -109,6 +109,9 @@ def kinds_where(trait: str) -> tuple[str, ...]:
 
 # A visit's outcome, as a node returns it to the journey router.
 VISIT_RESOLVED, VISIT_FAILED, VISIT_ABANDONED, VISIT_UNRESOLVED, VISIT_HANDOFF = 1, 2, 3, 4, 5
+# Not known yet: the node tells the router the outcome itself, at the time it happens
+# (JourneyRouter.visited), e.g. a priority queue, where a later arrival may overtake.
+VISIT_PENDING = 6
 # A need's (episode's) outcome: code = index of its name.
 EPISODE_OUTCOMES = ("in_system", "resolved", "abandoned", "gave_up")
 IN_SYSTEM, RESOLVED, ABANDONED, GAVE_UP = range(len(EPISODE_OUTCOMES))

@@ -79,6 +79,23 @@ class Concurrency:
 
 
 @dataclass
+class PriorityClass:
+    """One priority class of an agent queue (``touchpoints.<name>.priority``, a list in
+    priority order: the first is served first). It takes the arrivals of ``segment`` and of
+    contact ``reason`` (names; None: any) and, when ``flag`` is set, a share ``flag`` of
+    those, drawn at random (each class its own draw); an arrival belongs to the first class
+    it matches, and those matching none form the last class. Priority is non-preemptive: a
+    call in service is never interrupted. ``head_start_min`` (of any class) replaces strict
+    priority by a head start: the next customer served is the one of smallest arrival time -
+    their class's ``head_start_min`` (None counts as 0)."""
+
+    segment: str | None = None
+    reason: str | None = None
+    flag: float | None = None
+    head_start_min: float | None = None
+
+
+@dataclass
 class Shift:
     """``agents`` people on duty from ``start_hour`` to ``end_hour`` (0-24) on ``days`` (a day
     set of :data:`cxsim.spec.kinds.DAY_SETS`)."""
@@ -113,7 +130,8 @@ class Touchpoint:
       ``transfer_to``/``transfer_prob``, abandonment by the segment's patience x
       ``patience_factor`` (of law ``patience``), redials after abandoning (``redial``),
       call-backs instead of waiting (``callback``), several chats per agent
-      (``concurrency``), service level within ``sl_threshold_min``.
+      (``concurrency``), service level within ``sl_threshold_min``, and priority classes
+      (``priority``, a list of :class:`PriorityClass`; empty: FIFO).
     - ``async`` (e-mail): a queue worked by ``shifts`` with no abandonment.
     - ``store``: a queue open while staffed, reached after ``travel_min``.
     """
@@ -140,6 +158,8 @@ class Touchpoint:
     concurrency: Concurrency = field(default_factory=Concurrency)
     sl_threshold_min: float = 0.5
     travel_min: float = 0.0
+    # Priority classes of an agent queue, highest first; empty: one FIFO queue.
+    priority: list[PriorityClass] = field(default_factory=list)
 
 
 @dataclass
@@ -257,6 +277,8 @@ class ErlangQueue:
     service_rate: float = 1.0  # calls per agent per minute (1 / mean handle time)
     patience_rate: float = 0.0  # abandonments per waiting customer per minute; 0 = infinite
     sl_threshold: float = 0.3333  # minutes (20 s) for the service level
+    # experiment=priority: the share of arrivals flagged as priority (class 1)
+    priority_share: float = 0.0
 
 
 @dataclass

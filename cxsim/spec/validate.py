@@ -27,6 +27,7 @@ from cxsim.spec.schema import (
     Duration,
     IntervalStaffing,
     Patience,
+    PriorityClass,
     Redial,
     Scenario,
     Shift,
@@ -252,6 +253,9 @@ def _touchpoints(s: Scenario) -> None:
                 raise SpecError(f"{key}.shifts", [sh.agents for sh in tp.shifts],
                                 "no agent is ever on duty: every need sent here would wait "
                                 "for ever")
+        if tp.priority:
+            _priority(s, key, tp.kind, tp.priority)
+            _fifo_only(key, tp)
         if tp.escalate_to is not None:
             if not traits.escalates:
                 raise SpecError(f"{key}.escalate_to", tp.escalate_to,
@@ -266,6 +270,43 @@ def _touchpoints(s: Scenario) -> None:
                     f"{key}.transfer_to", name, "a touchpoint cannot transfer to itself"
                 )
     _no_handoff_loop(s)
+
+
+def _fifo_only(key: str, tp) -> None:
+    """Call-backs and stretched chats are features of the FIFO queue's recursion; the
+    event-driven queue (priority classes) does not model them: refused, never ignored."""
+    if tp.callback.offer_wait_s is not None:
+        raise SpecError(f"{key}.callback.offer_wait_s", tp.callback.offer_wait_s,
+                        "call-backs are offered on FIFO queues only, not with priority "
+                        "classes")
+    if any(f != 1 for f in tp.concurrency.stretch):
+        raise SpecError(f"{key}.concurrency.stretch", list(tp.concurrency.stretch),
+                        "stretched chats are modelled on FIFO queues only, not with "
+                        "priority classes")
+
+
+def _priority(s: Scenario, key: str, kind: str, classes: list[PriorityClass]) -> None:
+    """Priority classes: only on a queue of agents; each selects by known names and/or a
+    share; a head start is a duration."""
+    shown = [{k: v for k, v in vars(c).items() if v is not None} for c in classes]
+    if not KINDS[kind].assisted:
+        raise SpecError(f"{key}.priority", shown,
+                        f"a {kind} has no queue to order: priority classes apply to agent "
+                        f"queues ({'/'.join(kinds_where('assisted'))})")
+    for i, c in enumerate(classes):
+        k = f"{key}.priority[{i}]"
+        if c.segment is None and c.reason is None and c.flag is None:
+            raise SpecError(k, shown[i], "a priority class selects by segment, reason and/or "
+                            "flag (a share of arrivals)")
+        for field, known in (("segment", s.segments), ("reason", s.journeys)):
+            name = getattr(c, field)
+            if name is not None and name not in known:
+                raise SpecError(f"{k}.{field}", name,
+                                f"no such {field} (known: {', '.join(sorted(known))})")
+        if c.flag is not None:
+            _share(f"{k}.flag", c.flag)
+        if c.head_start_min is not None:
+            _finite(f"{k}.head_start_min", c.head_start_min)
 
 
 # A shift edge must be a whole minute: the engine staffs minute by minute and never rounds.
@@ -324,6 +365,7 @@ def _queue_knobs(s: Scenario) -> None:
     _finite("queue.service_rate", q.service_rate, strict=True)
     _finite("queue.patience_rate", q.patience_rate)
     _finite("queue.sl_threshold", q.sl_threshold)
+    _share("queue.priority_share", q.priority_share)
 
 
 def _assisted_target(s: Scenario, key: str, target: str) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from cxsim.calibrate.operations.patience import patience
 from cxsim.calibrate.operations.scenario import _patience
 from cxsim.spec import Patience
-from cxsim.spec.validate import MAX_CV
+from cxsim.spec.checks import MAX_CV
 
 
 def _weibull_log(shape: float, scale: float, n: int = 4000) -> dict:

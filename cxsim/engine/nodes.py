@@ -432,6 +432,8 @@ def register(kind: str, cls: type[Node], traits: KindTraits | None = None) -> ty
 # The node class that serves a touchpoint declaring priority classes, by the class its kind
 # has otherwise (cxsim.engine.priority registers its own for QueueNode).
 PRIORITY_NODES: dict[type[Node], type[Node]] = {}
+# The same for a touchpoint whose agents are groups with skills (cxsim.engine.routing).
+GROUP_NODES: dict[type[Node], type[Node]] = {}
 
 for _kind, _cls in (("self_service", SelfServiceNode), ("bot", BotNode), ("queue", QueueNode),
                     ("async", QueueNode), ("store", QueueNode)):
@@ -465,11 +467,15 @@ def build_nodes(s: Scenario, rep: int, stats: Callable[[Touchpoint], TouchpointS
             ctx = NodeContext(names.index(name), name, tp, channels.index(tp.channel),
                               stats(tp), None if target is None else build(target), shared)
             cls = NODE_CLASSES[tp.kind]
-            if tp.priority:  # priority classes: an event-driven queue (validated: agents)
-                if cls not in PRIORITY_NODES:
-                    raise ValueError(f"touchpoint {name}: no node class with priority classes "
-                                     f"for {cls.__name__} (see cxsim.engine.priority)")
-                cls = PRIORITY_NODES[cls]
+            # Priority classes or agent groups: an event-driven queue (validated: agents).
+            for needed, registry, what in ((tp.groups, GROUP_NODES, "agent groups"),
+                                           (tp.priority, PRIORITY_NODES, "priority classes")):
+                if needed:
+                    if cls not in registry:
+                        raise ValueError(f"touchpoint {name}: no node class with {what} for "
+                                         f"{cls.__name__}")
+                    cls = registry[cls]
+                    break
             built[name] = cls(ctx)
         return built[name]
 

@@ -180,21 +180,36 @@ class PriorityQueueNode(QueueNode):
             patience *= self.patience()
             if ep.intolerant:
                 patience *= self.intolerant_patience
-        cls = self.class_of(ep)
-        w = Waiting(ep, t, cls, handle, repeat, patience)
+        w = self._waiting_one(ep, t, self.class_of(ep), handle, repeat, patience)
+        if not self._route(w, t):
+            self._enqueue(w, t)
+            if patience != INF:
+                self.router.at(t + patience, self._abandon, ep, w)
+        return NAN, VISIT_PENDING, None
+
+    def _waiting_one(self, ep: Episode, t: float, cls: int, handle: float, repeat: int,
+                     patience: float) -> Waiting:
+        return Waiting(ep, t, cls, handle, repeat, patience)
+
+    def _key(self, w: Waiting) -> tuple[float, float, int]:
+        """Order of service: (class, arrival) when strict, (arrival - head start, 0)
+        otherwise; ties by arrival order."""
+        if self.strict:
+            return w.cls, w.t, self._order()
+        return w.t - self.head_start[w.cls], 0.0, self._order()
+
+    def _route(self, w: Waiting, t: float) -> bool:
+        """Serve ``w`` at once if an agent is on duty and free (then nobody is waiting)."""
         idle = self._idle
-        while idle:  # an agent on duty and free: no one is waiting
+        while idle:
             _, off, agent = heappop(idle)
             if off > t:
                 self._serve(w, t, off, agent)
-                return NAN, VISIT_PENDING, None
-        if self.strict:
-            heappush(self._waiting, (cls, t, self._order(), w))
-        else:
-            heappush(self._waiting, (t - self.head_start[cls], 0.0, self._order(), w))
-        if patience != INF:
-            self.router.at(t + patience, self._abandon, ep, w)
-        return NAN, VISIT_PENDING, None
+                return True
+        return False
+
+    def _enqueue(self, w: Waiting, t: float) -> None:
+        heappush(self._waiting, (*self._key(w), w))
 
     # -- events --------------------------------------------------------------------------
 
@@ -222,8 +237,9 @@ class PriorityQueueNode(QueueNode):
             self._gone -= 1
         heappush(self._idle, (t, off, agent))
 
-    def _serve(self, w: Waiting, t: float, off: float, agent: int) -> None:
-        """``agent`` (on duty until ``off``) takes ``w`` at ``t``; its call ends an event."""
+    def _serve(self, w: Waiting, t: float, off: float, agent: int) -> int:
+        """``agent`` (on duty until ``off``) takes ``w`` at ``t``; its call ends an event.
+        Returns the kind of visit it comes to."""
         w.state = IN_SERVICE
         ep, handle = w.ep, w.handle
         wait, end = t - w.t, t + handle
@@ -241,6 +257,7 @@ class PriorityQueueNode(QueueNode):
         if self.contacts is not None:
             self.contacts.append((ep.id, ep.customer, ep.reason, w.t, t, t, end, kind, agent))
         self.router.at(end, self._done, ep, (off, agent, outcome, target))
+        return kind
 
     def _done(self, ep: Episode, t: float, arg: tuple) -> None:
         """A call ends: the router routes the customer on, the agent takes the next one."""
@@ -261,10 +278,18 @@ class PriorityQueueNode(QueueNode):
                                   KIND_ABANDONED, -1))
         self._tell(w, t, VISIT_ABANDONED)
         self._gone += 1
-        if self._gone > COMPACT_AT and 2 * self._gone > len(self._waiting):
-            self._waiting = [x for x in self._waiting if x[-1].state == WAITING]
-            heapify(self._waiting)
+        if self._gone > COMPACT_AT and 2 * self._gone > self._entries():
+            self._compact()
             self._gone = 0
+
+    def _entries(self) -> int:
+        """How many customers the waiting heaps hold, gone ones included."""
+        return len(self._waiting)
+
+    def _compact(self) -> None:
+        """Rebuild the waiting heaps without the customers who have gone."""
+        self._waiting = [x for x in self._waiting if x[-1].state == WAITING]
+        heapify(self._waiting)
 
     def _tell(self, w: Waiting, t: float, outcome: int) -> None:
         """Tell the router how ``w``'s visit ended, with the redial count it arrived with
@@ -277,14 +302,21 @@ class PriorityQueueNode(QueueNode):
     def close(self) -> None:
         """After the drained agenda: whoever still waits will never be served (no agent will
         come, they never give up), recorded unserved as the FIFO node records them."""
-        for *_, w in sorted(self._waiting, key=lambda x: x[:3]):
-            if w.state == WAITING:
-                w.state = GONE
-                self.visits.extend((w.t, KIND_UNSERVED, 0.0, 0.0, 0))
-                self.class_stats.add(w.t, w.cls, KIND_UNSERVED, 0.0)
-                self._tell(w, INF, VISIT_UNRESOLVED)
+        for w in self._still_waiting():
+            w.state = GONE
+            self._unserved(w)
+            self._tell(w, INF, VISIT_UNRESOLVED)
         self._waiting.clear()
         self._gone = 0
+
+    def _still_waiting(self) -> list[Waiting]:
+        """The customers still waiting, in their order of service."""
+        return [x[-1] for x in sorted(self._waiting, key=lambda x: x[:3])
+                if x[-1].state == WAITING]
+
+    def _unserved(self, w: Waiting) -> None:
+        self.visits.extend((w.t, KIND_UNSERVED, 0.0, 0.0, 0))
+        self.class_stats.add(w.t, w.cls, KIND_UNSERVED, 0.0)
 
 
 PRIORITY_NODES[QueueNode] = PriorityQueueNode  # queues, inboxes and stores with classes

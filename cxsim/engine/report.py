@@ -15,7 +15,7 @@ from scipy.special import stdtrit
 
 from cxsim.engine.priority import class_figures
 from cxsim.engine.run import ReplicationResult
-from cxsim.engine.staffing import interval_staffed_minutes
+from cxsim.engine.staffing import interval_staffed_minutes, staffed_minutes, weekly_agents
 from cxsim.engine.stats import FIELDS
 from cxsim.metrics import derived, mean_ci
 from cxsim.spec import Scenario
@@ -177,8 +177,25 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             mean, half = _means_and_cis(figures[key])
             entry[key] = [_clean(v) for v in mean]
             entry[f"{key}_ci"] = [_clean(v) for v in half]
+        if tp.groups and results[0].group_sums is not None:
+            entry.update(_group_occupancy_by_interval(s, tp, results, name))
         doc[name] = entry
     return doc
+
+
+def _group_occupancy_by_interval(s: Scenario, tp, results: Sequence[ReplicationResult],
+                                 name: str) -> dict:
+    """Each agent group's occupancy per interval of the week, with its ``_ci``."""
+    lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
+    busy = np.stack([r.group_sums[name][1][:, 1:] for r in results])  # (rep, group, bin)
+    out: dict = {"occupancy_by_group": {}, "occupancy_by_group_ci": {}}
+    for k, (g_name, g) in enumerate(tp.groups.items()):
+        staffed = interval_staffed_minutes(weekly_agents(g.shifts, g.staffing), lo, hi,
+                                           s.interval_min) * tp.concurrency.chats
+        mean, half = _means_and_cis(_ratio(busy[:, k], np.broadcast_to(staffed, busy[:, k].shape)))
+        out["occupancy_by_group"][g_name] = [_clean(v) for v in mean]
+        out["occupancy_by_group_ci"][g_name] = [_clean(v) for v in half]
+    return out
 
 
 def by_hour_of_day(sums: np.ndarray) -> np.ndarray:
@@ -210,6 +227,40 @@ def _by_class(s: Scenario, results: Sequence[ReplicationResult]) -> dict[str, di
             both = [_mean_and_ci(per_rep[:, k]) for k in range(per_rep.shape[1])]
             entry[key] = {str(k + 1): _clean(m) for k, (m, _) in enumerate(both)}
             entry[f"{key}_ci"] = {str(k + 1): _clean(h) for k, (_, h) in enumerate(both)}
+    return doc
+
+
+def _labelled(per_rep: np.ndarray, labels: Sequence[str]) -> tuple[dict, dict]:
+    """Means over replications (first axis) of each column, and their ``_ci``, by label."""
+    both = [_mean_and_ci(per_rep[:, k]) for k in range(per_rep.shape[1])]
+    return ({lab: _clean(m) for lab, (m, _) in zip(labels, both, strict=True)},
+            {lab: _clean(h) for lab, (_, h) in zip(labels, both, strict=True)})
+
+
+def _by_group(s: Scenario, results: Sequence[ReplicationResult]) -> dict[str, dict]:
+    """Per touchpoint with agent groups: per skill its volume, mean wait, P(wait) and
+    abandonment, per group its calls served and occupancy (busy over agent-minutes on
+    duty in the window), each by name with its ``_ci``."""
+    if results[0].group_sums is None:
+        return {}
+    lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
+    doc: dict[str, dict] = {}
+    for name in results[0].group_sums:
+        tp = s.touchpoints[name]
+        skills = sorted({x for g in tp.groups.values() for x in g.skills})
+        per_skill = np.stack([r.group_sums[name][0] for r in results])  # (rep, skill, field)
+        per_group = np.stack([r.group_sums[name][1] for r in results])  # (rep, group, 1+bins)
+        staffed = np.array([staffed_minutes(weekly_agents(g.shifts, g.staffing), lo, hi)
+                            for g in tp.groups.values()]) * tp.concurrency.chats
+        figures = {"volume_by_skill": per_skill[..., 0], **{
+            k.replace("_by_class", "_by_skill"): v
+            for k, v in class_figures(per_skill).items()},
+            "served_by_group": per_group[..., 0],
+            "occupancy_by_group": _ratio(per_group[..., 1:].sum(axis=-1), staffed)}
+        entry = doc[name] = {}
+        for key, per_rep in figures.items():
+            labels = skills if key.endswith("_by_skill") else list(tp.groups)
+            entry[key], entry[f"{key}_ci"] = _labelled(per_rep, labels)
     return doc
 
 
@@ -248,6 +299,7 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
     top.update(derived(top))  # registered KPIs of these figures, per replication
     doc.update(_summarise(top))
     by_class = _by_class(s, results)  # touchpoints with priority classes (and live ones pooled)
+    by_group = _by_group(s, results)  # touchpoints with agent groups
     doc.update(by_class.pop("", {}))
     totals = {
         k: np.array([r.episode_totals[k] for r in results]) for k in results[0].episode_totals
@@ -274,6 +326,7 @@ def summarise(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
         if s.touchpoints[name].callback.offer_wait_s is not None and assisted[i]:
             doc["touchpoints"][name].update(_summarise(callback_figures(daily[:, i].T)))
         doc["touchpoints"][name].update(by_class.get(name, {}))
+        doc["touchpoints"][name].update(by_group.get(name, {}))
     doc["by_hour"] = {}
     for ch in sorted(set(channels.tolist())):
         mask = (channels == ch) & assisted

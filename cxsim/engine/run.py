@@ -26,6 +26,7 @@ from cxsim.engine.journey import JourneyRouter
 from cxsim.engine.nodes import INF, Node, build_nodes
 from cxsim.engine.priority import PriorityQueueNode
 from cxsim.engine.reactions import Reactions
+from cxsim.engine.routing import SkillQueueNode
 from cxsim.engine.stats import TouchpointStats
 from cxsim.engine.streams import generator
 from cxsim.spec import Scenario
@@ -133,6 +134,9 @@ class ReplicationResult:
     staffed_by_interval: np.ndarray | None = None
     # Per touchpoint with priority classes: its (class, field) sums (cxsim.engine.priority).
     class_sums: dict[str, np.ndarray] | None = None
+    # Per touchpoint with agent groups: its (skill, field) sums and its (group, 1 + interval)
+    # served calls and busy minutes (cxsim.engine.routing).
+    group_sums: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 class Replication:
@@ -257,5 +261,7 @@ class Replication:
             dict(self.log.totals), list(self.log.ended), self.n_arrivals, frame,
             figures, surveys, customers, contacts, by_interval,
             {n.name: n.class_stats.array() for n in self.nodes
-             if isinstance(n, PriorityQueueNode)} or None,
+             if isinstance(n, PriorityQueueNode) and n.classes} or None,
+            {n.name: (n.skill_stats.array(), n.group_stats.array()) for n in self.nodes
+             if isinstance(n, SkillQueueNode)} or None,
         )

@@ -54,13 +54,21 @@ def weekly_agents(shifts: Sequence[Shift], table: IntervalStaffing | None = None
 
 
 def touchpoint_agents(tp: Touchpoint) -> np.ndarray:
-    """A touchpoint's agents on duty minute by minute over the week (:func:`weekly_agents`)."""
-    return weekly_agents(tp.shifts, tp.staffing)
+    """A touchpoint's agents on duty minute by minute over the week (:func:`weekly_agents`),
+    its agent groups' together."""
+    agents = weekly_agents(tp.shifts, tp.staffing)
+    for g in tp.groups.values():
+        agents += weekly_agents(g.shifts, g.staffing)
+    return agents
 
 
 def is_staffed(tp: Touchpoint) -> bool:
-    """Whether the touchpoint has any staffing declared (shifts or an interval table)."""
-    return bool(tp.shifts) or bool(tp.staffing.agents)
+    """Whether the touchpoint has any staffing declared (shifts or an interval table, its own
+    or its groups')."""
+    return bool(tp.shifts) or bool(tp.staffing.agents) or any(
+        g.shifts or g.staffing.agents for g in tp.groups.values())
+
+
 
 
 def duty_intervals(weekly: np.ndarray, until_min: float) -> list[tuple[float, float, int]]:

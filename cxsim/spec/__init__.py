@@ -18,6 +18,7 @@ from cxsim.spec import config
 from cxsim.spec.config import SimulateConfig, added_key
 from cxsim.spec.kinds import MINUTES_PER_MONTH
 from cxsim.spec.schema import (
+    AgentGroup,
     Behaviour,
     Callback,
     Concurrency,
@@ -32,12 +33,14 @@ from cxsim.spec.schema import (
     Scenario,
     Segment,
     Shift,
+    Skills,
     Touchpoint,
 )
 from cxsim.spec.theta import theta_of, with_theta
 from cxsim.spec.validate import SpecError, validate
 
 __all__ = [
+    "AgentGroup",
     "Behaviour",
     "Callback",
     "Concurrency",
@@ -52,6 +55,7 @@ __all__ = [
     "Scenario",
     "Segment",
     "Shift",
+    "Skills",
     "SpecError",
     "Touchpoint",
     "compose_scenario",

@@ -116,6 +116,33 @@ class IntervalStaffing:
 
 
 @dataclass
+class AgentGroup:
+    """A group of a queue's agents (``touchpoints.<name>.groups.<group>``): the ``skills``
+    they hold, in their own order of priority (a freeing agent takes the first skill's
+    waiting contacts first), their ``shifts`` and/or interval table ``staffing`` (as a
+    touchpoint's), and where their waiting contacts overflow: to group ``overflow_to``, once
+    they have waited ``overflow_after_s`` seconds (its agents take them after their own
+    skills' contacts)."""
+
+    skills: list[str] = MISSING
+    shifts: list[Shift] = field(default_factory=list)
+    staffing: IntervalStaffing = field(default_factory=IntervalStaffing)
+    overflow_to: str | None = None
+    overflow_after_s: float = 60.0
+
+
+@dataclass
+class Skills:
+    """Which skill a contact of a queue with agent groups needs: by its contact ``reason`` or
+    its customer's ``segment`` (``by``), as ``map`` says (name -> skill), ``default`` for the
+    others (None: every reason or segment reaching the queue must be mapped)."""
+
+    by: str = "reason"
+    map: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+
+@dataclass
 class Touchpoint:
     """One place where a need can be handled.
 
@@ -131,7 +158,9 @@ class Touchpoint:
       ``patience_factor`` (of law ``patience``), redials after abandoning (``redial``),
       call-backs instead of waiting (``callback``), several chats per agent
       (``concurrency``), service level within ``sl_threshold_min``, and priority classes
-      (``priority``, a list of :class:`PriorityClass`; empty: FIFO).
+      (``priority``, a list of :class:`PriorityClass`; empty: FIFO); agent ``groups`` with
+      skills (:class:`AgentGroup`), the skill each contact needs (``skills``) and the
+      ``routing`` policy (``group_order`` or ``longest_idle``).
     - ``async`` (e-mail): a queue worked by ``shifts`` with no abandonment.
     - ``store``: a queue open while staffed, reached after ``travel_min``.
     """
@@ -160,6 +189,10 @@ class Touchpoint:
     travel_min: float = 0.0
     # Priority classes of an agent queue, highest first; empty: one FIFO queue.
     priority: list[PriorityClass] = field(default_factory=list)
+    # Agent groups with skills (then the touchpoint's own shifts stay empty); empty: one pool.
+    groups: dict[str, AgentGroup] = field(default_factory=dict)
+    skills: Skills = field(default_factory=Skills)
+    routing: str = "group_order"  # or longest_idle: which idle agent takes an arrival
 
 
 @dataclass

@@ -27,7 +27,7 @@ from scipy import stats
 
 from cxsim.calibrate.operations.calibrate import Operations
 from cxsim.data.contacts.canonical import WEEKDAYS, ContactLog
-from cxsim.spec.validate import MAX_CV, MIN_CV
+from cxsim.spec.checks import MAX_CV, MIN_CV
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A deviance test this unlikely under a product profile flags the log as not representable.

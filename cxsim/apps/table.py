@@ -20,11 +20,24 @@ def _with_ci(doc: dict, key: str) -> str:
     return text if half is None else f"{text} ±{KPIS[key].format(half)}"
 
 
-def _class(doc: dict, k: str, figure: str) -> dict:
-    """Class ``k``'s ``figure`` (and its CI) of ``figure_by_class``, under the name of the
-    pooled figure it is formatted as (abandonment as ``abandon_rate``)."""
+def _class(doc: dict, k: str, figure: str, by: str = "class") -> dict:
+    """Class (skill, group) ``k``'s ``figure`` (and its CI) of ``figure_by_class``, under the
+    name of the pooled figure it is formatted as (abandonment as ``abandon_rate``)."""
     name = "abandon_rate" if figure == "abandonment" else figure
-    return {name: doc[f"{figure}_by_class"][k], f"{name}_ci": doc[f"{figure}_by_class_ci"][k]}
+    return {name: doc[f"{figure}_by_{by}"][k], f"{name}_ci": doc[f"{figure}_by_{by}_ci"][k]}
+
+
+def _print_groups(m: dict) -> None:
+    """Per skill and agent group of every queue with groups (cxsim.engine.routing)."""
+    for name, tp in m.get("touchpoints", {}).items():
+        for k in tp.get("mean_wait_by_skill", {}):
+            print(f"    {name} skill {k}: mean wait "
+                  f"{_with_ci(_class(tp, k, 'mean_wait', 'skill'), 'mean_wait')} min, "
+                  f"P(wait) {_with_ci(_class(tp, k, 'p_wait', 'skill'), 'p_wait')}, "
+                  f"abandoned {_with_ci(_class(tp, k, 'abandonment', 'skill'), 'abandon_rate')}")
+        for g in tp.get("occupancy_by_group", {}):
+            print(f"    {name} group {g}: occupancy "
+                  f"{_with_ci(_class(tp, g, 'occupancy', 'group'), 'occupancy')}")
 
 
 CHANNEL_COLUMNS = (("volume", "volume", 9), ("SL", "service_level", 8), ("ASA min", "asa", 9),
@@ -79,6 +92,7 @@ def print_metrics(m: dict, out: Path, currency: str = "") -> None:
               f"{_with_ci(_class(m, k, 'mean_wait'), 'mean_wait')} min, "
               f"P(wait) {_with_ci(_class(m, k, 'p_wait'), 'p_wait')}, "
               f"abandoned {_with_ci(_class(m, k, 'abandonment'), 'abandon_rate')}")
+    _print_groups(m)
     head = f"  {'channel':<9}" + "".join(f"{title:>{w}}" for title, _, w in CHANNEL_COLUMNS)
     print(head)
     print("  " + "-" * (len(head) - 2))

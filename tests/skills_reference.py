@@ -46,7 +46,7 @@ def simulate_skills(rates: dict[str, float], groups: list[Group], mu: float, n_m
 
     push(rng.exponential(1 / total), "arrival", None)
     idle = [[(0.0, a) for a in range(g.agents)] for g in groups]  # (idle since, agent)
-    waiting = {s: [] for s in skills}  # FIFO lists of contacts (dicts)
+    waiting = {s: [] for g in groups for s in g.skills}  # FIFO lists of contacts (dicts)
     overflowed = [[] for _ in groups]
     primary = {s: next(i for i, g in enumerate(groups) if s in g.skills) for s in skills}
     busy = [0.0] * len(groups)

@@ -1,6 +1,6 @@
 """Non-preemptive priority classes on an agent queue: an event-driven queue node.
 
-A FIFO queue (:class:`~cxsim.engine.nodes.QueueNode`) fixes a customer's start of service the
+A FIFO queue (:class:`~cxsim.engine.queue.QueueNode`) fixes a customer's start of service the
 moment they arrive. With priorities it cannot: a later class-1 arrival overtakes a class-2
 customer already waiting. :class:`PriorityQueueNode` (chosen by
 :func:`~cxsim.engine.nodes.build_nodes` for a touchpoint that declares ``priority`` classes)
@@ -34,7 +34,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cxsim.engine.episode import Episode
-from cxsim.engine.nodes import INF, NAN, PRIORITY_NODES, NodeContext, QueueNode
+from cxsim.engine.node import INF, NAN, NodeContext
+from cxsim.engine.nodes import PRIORITY_NODES
+from cxsim.engine.queue import QueueNode
 from cxsim.engine.stats import (
     KIND_ABANDONED,
     KIND_RESOLVED,

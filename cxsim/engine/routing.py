@@ -25,8 +25,10 @@ from heapq import heapify, heappop, heappush
 import numpy as np
 
 from cxsim.engine.episode import Episode
-from cxsim.engine.nodes import GROUP_NODES, SLACK_MIN, WEEK, NodeContext, QueueNode
+from cxsim.engine.node import SLACK_MIN, WEEK, NodeContext
+from cxsim.engine.nodes import GROUP_NODES
 from cxsim.engine.priority import WAITING, ClassStats, PriorityQueueNode, Waiting
+from cxsim.engine.queue import QueueNode
 from cxsim.engine.staffing import duty_intervals, weekly_agents
 from cxsim.engine.stats import KIND_ABANDONED, KIND_UNSERVED
 

@@ -111,8 +111,9 @@ def test_one_skill_through_the_general_path_gives_the_fifo_figures_exactly():
     for key in [k for k in phone if k.endswith(("_by_skill", "_by_group", "_skill_ci",
                                                 "_group_ci"))]:
         phone.pop(key)
-    routed["by_interval"]["phone"].pop("occupancy_by_group")
-    routed["by_interval"]["phone"].pop("occupancy_by_group_ci")
+    groups = routed["by_interval"]["phone"].pop("groups")
+    for key in ("volume", "mean_wait", "occupancy"):  # one group answers for every call
+        assert groups["team"][key] == fifo["by_interval"]["phone"][key]
     assert routed == fifo
 
 
@@ -121,12 +122,17 @@ def test_every_call_is_counted_once_by_skill_and_once_by_group():
                           "queue.patience_rate=0.4", "seed=3"])
     result = simulate(s)
     for rep in result.replications:
-        skills, groups = rep.group_sums["phone"]
+        skills, groups, primary = rep.group_sums["phone"]
         g = rep.touchpoint_sums[0].sum(axis=-1)
         assert skills[:, 0].sum() == g[F["arrivals"]]
         assert skills[:, 4].sum() == g[F["served"]] == groups[:, 0].sum()
         assert skills[:, 3].sum() == g[F["abandoned"]]
         assert groups[:, 1:].sum() == pytest.approx(g[F["busy_sum"]], rel=1e-9)
+        # Every contact counts once for its primary group, in its interval of arrival.
+        for field in ("arrivals", "served", "abandoned", "waited", "within_sl"):
+            assert np.array_equal(primary[:, F[field]].sum(axis=0),
+                                  rep.touchpoint_sums[0][F[field]]), field
+        assert primary[:, F["wait_sum"]].sum() == pytest.approx(g[F["wait_sum"]], rel=1e-9)
 
 
 @pytest.mark.parametrize("overrides, key", [

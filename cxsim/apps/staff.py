@@ -20,6 +20,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from cxsim.apps.common import console_script, fail, progress_of, run_dir, start, user_errors
+from cxsim.engine.staffing import is_staffed
 from cxsim.fileio import atomic_write, finish_run, write_json
 from cxsim.spec import SpecError, load_scenario
 from cxsim.spec.config import StaffConfig, to_typed
@@ -100,14 +101,21 @@ def _scenario_overrides(scenario) -> tuple[str | None, dict]:
 
 def _check(cfg: StaffConfig, scenario) -> list[str]:
     """The queues to staff, refused before any work if one is no agent queue."""
-    queues = list(cfg.queues) or [n for n, tp in scenario.touchpoints.items()
-                                  if KINDS[tp.kind].live and (tp.shifts or tp.staffing.agents)]
-    for q in queues:
-        tp = scenario.touchpoints.get(q)
+    named = list(cfg.queues) or [n for n, tp in scenario.touchpoints.items()
+                                 if KINDS[tp.kind].live and is_staffed(tp)]
+    queues = []
+    for q in named:
+        name, _, group = q.partition(".")
+        tp = scenario.touchpoints.get(name)
         if tp is None or not KINDS[tp.kind].assisted:
             known = ", ".join(n for n, t in scenario.touchpoints.items()
                               if KINDS[t.kind].assisted)
             raise SpecError("queues", q, f"no agent queue of that name (queues: {known})")
+        if group and group not in tp.groups:
+            raise SpecError("queues", q, f"no agent group {group!r} in {name} (groups: "
+                            f"{', '.join(tp.groups) or 'none'})")
+        # A queue with agent groups is staffed group by group (queue.group).
+        queues += [q] if group or not tp.groups else [f"{name}.{g}" for g in tp.groups]
     if not queues:
         raise SpecError("queues", [], "no live queue with agents to staff")
     if not 0.5 <= cfg.confidence < 1:
@@ -141,6 +149,7 @@ def run(cfg: DictConfig) -> dict:
         staffing_document,
         tradeoff,
     )
+    from cxsim.workforce.simulated import staffed
 
     typed: StaffConfig = to_typed(cfg)
     with user_errors("invalid scenario: "):
@@ -166,18 +175,22 @@ def run(cfg: DictConfig) -> dict:
                 fail(f"CX targets cannot be met: {cx_doc['why']}")
             targets = dataclasses.replace(targets, service_level=cx_doc["chosen_service_level"])
     plans = {}
+    current = scenario  # agent groups are staffed one after another, each seeing the last
     with Progress(len(queues), "staffing", "queue", progress_of(cfg), every_s=0.0) as bar:
         for q in queues:
             try:
                 plans[q] = plan_queue(
-                    scenario, q, targets, shift_types, confidence=typed.confidence,
+                    current, q, targets, shift_types, confidence=typed.confidence,
                     max_rounds=typed.max_rounds, max_replications=typed.max_replications,
                     repair_rounds=typed.repair_rounds,
                     max_part_time_share=typed.max_part_time_share, mip_gap=typed.mip_gap,
                     time_limit_s=typed.time_limit_s,
-                    note=lambda msg: print(msg, flush=True) if progress_of(cfg) else None)
+                    note=lambda msg: print(msg, flush=True) if progress_of(cfg) else None,
+                    guards=[u for u in plans if "." in q and u.split(".")[0] == q.split(".")[0]])
             except RosterRuleError as e:
                 fail(f"queue {q}: {e}")
+            if "." in q:
+                current = staffed(current, {q: plans[q].need.agents})
             bar.update()
     curve = tradeoff(plans, targets, typed.tradeoff_levels, scenario.interval_min, cost)
     doc = staffing_document(scenario, plans, targets, typed.confidence, cost, curve)

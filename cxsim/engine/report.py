@@ -178,24 +178,33 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             entry[key] = [_clean(v) for v in mean]
             entry[f"{key}_ci"] = [_clean(v) for v in half]
         if tp.groups and results[0].group_sums is not None:
-            entry.update(_group_occupancy_by_interval(s, tp, results, name))
+            entry.update(_groups_by_interval(s, tp, results, name))
         doc[name] = entry
     return doc
 
 
-def _group_occupancy_by_interval(s: Scenario, tp, results: Sequence[ReplicationResult],
-                                 name: str) -> dict:
-    """Each agent group's occupancy per interval of the week, with its ``_ci``."""
+def _groups_by_interval(s: Scenario, tp, results: Sequence[ReplicationResult],
+                        name: str) -> dict:
+    """Per agent group, :data:`INTERVAL_FIGURES` per interval of the week with their
+    ``_ci``: the waits of the contacts whose primary group it is (the first holding their
+    skill: what staffing that group answers for), the occupancy of its own agents, and its
+    ``agent_minutes`` on duty."""
     lo, hi = s.warmup * MINUTES_PER_DAY, s.horizon * MINUTES_PER_DAY
     busy = np.stack([r.group_sums[name][1][:, 1:] for r in results])  # (rep, group, bin)
-    out: dict = {"occupancy_by_group": {}, "occupancy_by_group_ci": {}}
+    primary = np.stack([r.group_sums[name][2] for r in results])  # (rep, group, field, bin)
+    out: dict = {}
     for k, (g_name, g) in enumerate(tp.groups.items()):
         staffed = interval_staffed_minutes(weekly_agents(g.shifts, g.staffing), lo, hi,
-                                           s.interval_min) * tp.concurrency.chats
-        mean, half = _means_and_cis(_ratio(busy[:, k], np.broadcast_to(staffed, busy[:, k].shape)))
-        out["occupancy_by_group"][g_name] = [_clean(v) for v in mean]
-        out["occupancy_by_group_ci"][g_name] = [_clean(v) for v in half]
-    return out
+                                           s.interval_min)
+        sums = primary[:, k].copy()
+        sums[:, F["busy_sum"]] = busy[:, k]
+        figures = queue_figures(np.moveaxis(sums, 1, 0), staffed * tp.concurrency.chats)
+        entry = out[g_name] = {"agent_minutes": [_clean(v) for v in staffed]}
+        for key in INTERVAL_FIGURES:
+            mean, half = _means_and_cis(figures[key])
+            entry[key] = [_clean(v) for v in mean]
+            entry[f"{key}_ci"] = [_clean(v) for v in half]
+    return {"groups": out}
 
 
 def by_hour_of_day(sums: np.ndarray) -> np.ndarray:

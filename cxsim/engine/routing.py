@@ -30,7 +30,7 @@ from cxsim.engine.nodes import GROUP_NODES
 from cxsim.engine.priority import WAITING, ClassStats, PriorityQueueNode, Waiting
 from cxsim.engine.queue import QueueNode
 from cxsim.engine.staffing import duty_intervals, weekly_agents
-from cxsim.engine.stats import KIND_ABANDONED, KIND_UNSERVED
+from cxsim.engine.stats import FIELDS, KIND_ABANDONED, KIND_UNSERVED, F
 
 
 class SkillWaiting(Waiting):
@@ -44,10 +44,37 @@ class GroupStats:
     the window [``lo``, ``hi``), the busy minutes by interval of the week (``interval_min``
     wide)."""
 
-    def __init__(self, lo: float, hi: float, groups: int, interval_min: int) -> None:
+    def __init__(self, lo: float, hi: float, groups: int, interval_min: int,
+                 sl_threshold: float) -> None:
         self.lo, self.hi, self.width = lo, hi, interval_min
+        self.sl_threshold = sl_threshold
         self.served = [0.0] * groups
         self.busy = np.zeros((groups, WEEK // interval_min))
+        # The contacts whose primary group (the first holding their skill) is each group, by
+        # interval of arrival, in the touchpoint's FIELDS: what staffing that group answers for.
+        self.primary = np.zeros((groups, len(FIELDS), WEEK // interval_min))
+
+    def contact(self, t: float, g: int, kind: int, wait: float) -> None:
+        """A contact of primary group ``g`` arriving at ``t`` came to ``kind`` after ``wait``
+        (an abandoned one's patience)."""
+        if not self.lo <= t < self.hi:
+            return
+        row = self.primary[g]
+        i = int(t // self.width) % row.shape[1]
+        row[F["arrivals"], i] += 1
+        if kind == KIND_ABANDONED:
+            row[F["abandoned"], i] += 1
+            row[F["waited"], i] += 1
+            row[F["wait_sum"], i] += wait
+        elif kind == KIND_UNSERVED:
+            row[F["unserved"], i] += 1
+            row[F["waited"], i] += 1
+        else:
+            row[F["served"], i] += 1
+            row[F["wait_sum"], i] += wait
+            row[F["answer_wait_sum"], i] += wait
+            row[F["waited"], i] += wait > 0
+            row[F["within_sl"], i] += wait <= self.sl_threshold
 
     def add(self, t: float, g: int, start: float, end: float) -> None:
         """A call arriving at ``t`` served by group ``g`` from ``start`` to ``end`` (counted,
@@ -83,6 +110,7 @@ class SkillQueueNode(PriorityQueueNode):
         self.skills_of = [tuple(index[x] for x in g.skills) for g in groups]
         self.holders = [tuple(k for k, g in enumerate(groups) if x in g.skills)
                         for x in skills]
+        self.primary_of = [h[0] for h in self.holders]  # each skill's first holder
         self.overflow_to = [-1 if g.overflow_to is None else names.index(g.overflow_to)
                             for g in groups]
         self.overflow_after = [g.overflow_after_s / 60.0 for g in groups]
@@ -105,7 +133,7 @@ class SkillQueueNode(PriorityQueueNode):
         self._skill_select = (tp.skills.by, dict(tp.skills.map), tp.skills.default)
         self.skill_stats = ClassStats(ctx.stats.lo, ctx.stats.hi, len(skills))
         self.group_stats = GroupStats(ctx.stats.lo, ctx.stats.hi, len(groups),
-                                      ctx.stats.interval_min)
+                                      ctx.stats.interval_min, ctx.stats.sl_threshold)
 
     def attach(self, router) -> None:
         super().attach(router)
@@ -198,16 +226,19 @@ class SkillQueueNode(PriorityQueueNode):
         kind = super()._serve(w, t, off, agent)
         self.skill_stats.add(w.t, w.skill, kind, t - w.t)
         self.group_stats.add(w.t, self.group_of[agent], t, t + w.handle)
+        self.group_stats.contact(w.t, self.primary_of[w.skill], kind, t - w.t)
         return kind
 
     def _abandon(self, ep: Episode, t: float, w: Waiting) -> None:
         if w.state == WAITING:
             self.skill_stats.add(w.t, w.skill, KIND_ABANDONED, w.patience)
+            self.group_stats.contact(w.t, self.primary_of[w.skill], KIND_ABANDONED, w.patience)
         super()._abandon(ep, t, w)
 
     def _unserved(self, w: Waiting) -> None:
         super()._unserved(w)
         self.skill_stats.add(w.t, w.skill, KIND_UNSERVED, 0.0)
+        self.group_stats.contact(w.t, self.primary_of[w.skill], KIND_UNSERVED, 0.0)
 
     def _entries(self) -> int:
         return sum(map(len, self._by_skill)) + sum(map(len, self._overflowed))

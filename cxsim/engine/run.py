@@ -134,9 +134,10 @@ class ReplicationResult:
     staffed_by_interval: np.ndarray | None = None
     # Per touchpoint with priority classes: its (class, field) sums (cxsim.engine.priority).
     class_sums: dict[str, np.ndarray] | None = None
-    # Per touchpoint with agent groups: its (skill, field) sums and its (group, 1 + interval)
-    # served calls and busy minutes (cxsim.engine.routing).
-    group_sums: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    # Per touchpoint with agent groups: its (skill, field) sums, its (group, 1 + interval)
+    # served calls and busy minutes, and its (group, field, interval) sums of the contacts
+    # whose primary group each is (cxsim.engine.routing).
+    group_sums: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
 
 class Replication:
@@ -262,6 +263,7 @@ class Replication:
             figures, surveys, customers, contacts, by_interval,
             {n.name: n.class_stats.array() for n in self.nodes
              if isinstance(n, PriorityQueueNode) and n.classes} or None,
-            {n.name: (n.skill_stats.array(), n.group_stats.array()) for n in self.nodes
+            {n.name: (n.skill_stats.array(), n.group_stats.array(), n.group_stats.primary)
+             for n in self.nodes
              if isinstance(n, SkillQueueNode)} or None,
         )

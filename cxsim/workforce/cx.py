@@ -27,11 +27,10 @@ import numpy as np
 from scipy import stats
 
 from cxsim.engine import simulate
-from cxsim.engine.staffing import touchpoint_agents
 from cxsim.spec import Scenario
 from cxsim.spec.kinds import MINUTES_PER_DAY, MINUTES_PER_MONTH
 from cxsim.workforce.requirements import Targets, requirement
-from cxsim.workforce.simulated import Measured, measured, staffed
+from cxsim.workforce.simulated import Measured, measured, staffed, unit_agents
 
 # The customers' figures of each level, as metrics.json names them (top level: live queues
 # pooled, customers' outcomes), each with its ``_ci``.
@@ -73,8 +72,9 @@ def level_tables(s: Scenario, pilots: dict[str, Measured], targets: Targets,
 
 
 def staffed_table(s: Scenario, queue: str, per_day: int) -> np.ndarray:
-    """The scenario's own agents of ``queue`` per interval (the most on duty in it)."""
-    weekly = touchpoint_agents(s.touchpoints[queue])
+    """The scenario's own agents of ``queue`` (or ``queue.group``) per interval (the most on
+    duty in it)."""
+    weekly = unit_agents(s, queue)
     return weekly.reshape(DAYS_PER_WEEK, per_day, -1).max(axis=2).astype(np.int64)
 
 

@@ -30,6 +30,7 @@ from cxsim.workforce.simulated import (
     measure,
     meets,
     simulated_requirement,
+    split_unit,
     staffed,
 )
 
@@ -87,11 +88,20 @@ def short_intervals(p: QueuePlan, targets: Targets, confidence: float) -> list[d
 
 
 def rostered(s: Scenario, queue: str, roster: Roster) -> Scenario:
-    """``s`` with ``queue`` staffed by the roster's duty stretches (breaks and midnights cut)."""
+    """``s`` with ``queue`` (a queue or ``queue.group``) staffed by the roster's duty stretches
+    (breaks and midnights cut)."""
     tps = dict(s.touchpoints)
     shifts = [Shift(**e) for e in roster.scenario_shifts(queue)]
-    tps[queue] = dataclasses.replace(tps[queue], shifts=shifts,
-                                     staffing=dataclasses.replace(tps[queue].staffing, agents=[]))
+    name, group = split_unit(queue)
+    tp = tps[name]
+    if group is None:
+        tps[name] = dataclasses.replace(tp, shifts=shifts,
+                                        staffing=dataclasses.replace(tp.staffing, agents=[]))
+    else:
+        g = tp.groups[group]
+        groups = {**tp.groups, group: dataclasses.replace(
+            g, shifts=shifts, staffing=dataclasses.replace(g.staffing, agents=[]))}
+        tps[name] = dataclasses.replace(tp, groups=groups)
     return validate(dataclasses.replace(s, touchpoints=tps))
 
 
@@ -99,11 +109,12 @@ def plan_queue(s: Scenario, queue: str, targets: Targets, shift_types: Sequence[
                *, confidence: float, max_rounds: int, repair_rounds: int,
                max_replications: int | None = None,
                max_part_time_share: float | None, mip_gap: float, time_limit_s: float,
-               note: Callable[[str], None]) -> QueuePlan:
-    """Requirement by simulation, then the roster, re-simulated and repaired."""
+               note: Callable[[str], None], guards: Sequence[str] = ()) -> QueuePlan:
+    """Requirement by simulation (``guards``: units whose targets it must keep, see
+    :func:`simulated_requirement`), then the roster, re-simulated and repaired."""
     need = simulated_requirement(s, queue, targets, confidence=confidence,
                                  max_rounds=max_rounds, max_replications=max_replications,
-                                 on_round=lambda msg: note(f"{queue}: {msg}"))
+                                 on_round=lambda msg: note(f"{queue}: {msg}"), guards=guards)
     types = [dataclasses.replace(t, group=queue) for t in shift_types]
     if not types:
         return QueuePlan(need, None, None, None, 0)
@@ -239,12 +250,16 @@ def override_document(base_experiment: str | None, overrides: dict,
     tps: dict = {}
     for queue, p in plans.items():
         if p.roster is not None:
-            tps[queue] = {"shifts": p.roster.scenario_shifts(queue),
-                          "staffing": {"agents": []}}
+            entry = {"shifts": p.roster.scenario_shifts(queue), "staffing": {"agents": []}}
         else:
             width = int(MINUTES_PER_DAY) // p.need.agents.shape[1]
-            tps[queue] = {"shifts": [], "staffing": {"interval_min": width,
-                                                     "agents": p.need.agents.tolist()}}
+            entry = {"shifts": [], "staffing": {"interval_min": width,
+                                                "agents": p.need.agents.tolist()}}
+        name, group = split_unit(queue)
+        if group is None:
+            tps[name] = entry
+        else:  # an agent group of the queue
+            tps.setdefault(name, {}).setdefault("groups", {})[group] = entry
     body = _merge(overrides, {"touchpoints": tps})
     defaults = ([base_experiment] if base_experiment else []) + ["_self_"]
     return {"defaults": defaults, **body}

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from cxsim.engine import simulate
-from cxsim.engine.staffing import touchpoint_agents
+from cxsim.engine.staffing import touchpoint_agents, weekly_agents
 from cxsim.spec import IntervalStaffing, Scenario, validate
 from cxsim.spec.kinds import KINDS, MINUTES_PER_DAY
 from cxsim.workforce.requirements import Targets, requirement
@@ -63,6 +63,9 @@ class Measured:
     replications: int
     service_rate: float
     patience_rate: float
+    # Where the guarded units (agent groups staffed before this one) still meet their targets
+    # in the same run; None: no guard.
+    guard: NDArray[np.bool_] | None = None
 
     def lower_upper(self, name: str, confidence: float) -> tuple[NDArray, NDArray]:
         """One-sided ``confidence`` bounds of figure ``name`` per interval."""
@@ -74,14 +77,37 @@ class Measured:
         return self.mean[name] - q * se, self.mean[name] + q * se
 
 
+def split_unit(unit: str) -> tuple[str, str | None]:
+    """A staffing unit: a queue, or one agent group of a queue (``queue.group``)."""
+    queue, _, group = unit.partition(".")
+    return queue, group or None
+
+
+def unit_agents(s: Scenario, unit: str) -> NDArray[np.int64]:
+    """The unit's agents on duty minute by minute over the week, as the scenario staffs it."""
+    queue, group = split_unit(unit)
+    tp = s.touchpoints[queue]
+    if group is None:
+        return touchpoint_agents(tp)
+    g = tp.groups[group]
+    return weekly_agents(g.shifts, g.staffing)
+
+
 def measure(s: Scenario, queue: str) -> Measured:
-    """Simulate ``s`` and read the queue's per-interval figures from ``by_interval``."""
+    """Simulate ``s`` and read the unit's (a queue's or an agent group's, ``queue.group``)
+    per-interval figures from ``by_interval``."""
     return measured(s, simulate(s).metrics, queue)
 
 
-def measured(s: Scenario, m: dict, queue: str) -> Measured:
-    """The queue's per-interval figures from the metrics document ``m`` of a run of ``s``."""
+def measured(s: Scenario, m: dict, unit: str) -> Measured:
+    """The unit's per-interval figures from the metrics document ``m`` of a run of ``s``: a
+    queue's, or an agent group's (its own agents' occupancy, the waits of the contacts whose
+    primary group it is)."""
+    queue, group = split_unit(unit)
     b = m["by_interval"][queue]
+    window_min = b["window_min"]
+    if group is not None:
+        b = {**b["groups"][group], "window_min": window_min}
     per_day = int(MINUTES_PER_DAY) // s.interval_min
 
     def grid(key: str) -> NDArray[np.float64]:
@@ -126,13 +152,19 @@ def meets(m: Measured, t: Targets, confidence: float) -> NDArray[np.bool_]:
 
 
 def staffed(s: Scenario, tables: dict[str, NDArray[np.int64]]) -> Scenario:
-    """``s`` with each queue of ``tables`` staffed by that interval table alone."""
+    """``s`` with each unit of ``tables`` (a queue, or ``queue.group``) staffed by that
+    interval table alone."""
     tps = dict(s.touchpoints)
-    for name, agents in tables.items():
+    for unit, agents in tables.items():
         width = int(MINUTES_PER_DAY) // agents.shape[1]
-        tps[name] = dataclasses.replace(
-            tps[name], shifts=[],
-            staffing=IntervalStaffing(interval_min=width, agents=agents.astype(int).tolist()))
+        table = IntervalStaffing(interval_min=width, agents=agents.astype(int).tolist())
+        name, group = split_unit(unit)
+        if group is None:
+            tps[name] = dataclasses.replace(tps[name], shifts=[], staffing=table)
+        else:
+            groups = dict(tps[name].groups)
+            groups[group] = dataclasses.replace(groups[group], shifts=[], staffing=table)
+            tps[name] = dataclasses.replace(tps[name], groups=groups)
     return validate(dataclasses.replace(s, touchpoints=tps))
 
 
@@ -173,6 +205,7 @@ def simulated_requirement(
     max_agents: int = 1000,
     max_replications: int | None = None,
     on_round: Callable[[str], None] | None = None,
+    guards: Sequence[str] = (),
 ) -> QueueRequirement:
     """The fewest agents per interval of the week whose simulated figures meet ``targets``
     at ``confidence``, every other queue keeping its staffing (see the module docstring).
@@ -180,11 +213,16 @@ def simulated_requirement(
     ``max_replications`` (default: the scenario's) lets the search refine: while some
     interval's decision is unresolved at the count it chose or one less (its confidence
     bound and the opposite one straddle the target), the replications are doubled, up to
-    ``max_replications``, and the search resumes from its counts."""
+    ``max_replications``, and the search resumes from its counts. ``queue`` may be one agent
+    group of a queue (``queue.group``: its figures are those of the contacts whose primary
+    group it is); ``guards`` are units (the groups of the queue staffed before it) whose
+    targets a count must not break."""
     note = on_round or (lambda _msg: None)
-    tp = s.touchpoints.get(queue)
-    if tp is None or not KINDS[tp.kind].assisted:
-        raise ValueError(f"no agent queue {queue!r} in the scenario")
+    name, group = split_unit(queue)
+    tp = s.touchpoints.get(name)
+    if tp is None or not KINDS[tp.kind].assisted or (group is not None
+                                                     and group not in tp.groups):
+        raise ValueError(f"no agent queue or group {queue!r} in the scenario")
     if not 0.5 <= confidence < 1:
         raise ValueError(f"confidence must be in [0.5, 1); got {confidence!r}")
     top = s.replications if max_replications is None else max_replications
@@ -200,9 +238,9 @@ def simulated_requirement(
     # Intervals the search cannot decide keep the scenario's staffing (the most agents on
     # duty in the interval), so that the queue opens, carries over and closes as before.
     per_day = int(MINUTES_PER_DAY) // s.interval_min
-    current = touchpoint_agents(tp).reshape(DAYS, per_day, s.interval_min).max(axis=2)
+    current = unit_agents(s, queue).reshape(DAYS, per_day, s.interval_min).max(axis=2)
     agents = np.where(feasible, start, current).astype(np.int64)
-    search = _Search(s, queue, targets, confidence, max_agents, feasible, note)
+    search = _Search(s, queue, targets, confidence, max_agents, feasible, note, tuple(guards))
     agents, m = search.run(agents, max_rounds, erlang_raise=True)
     while search.s.replications < top and search.unresolved(agents, m).any():
         reps = min(2 * search.s.replications, top)
@@ -210,7 +248,7 @@ def simulated_requirement(
              f"{reps} replications")
         search = search.with_replications(reps)
         agents, m = search.run(agents, max_rounds, erlang_raise=False)
-    short = feasible & ~meets(m, targets, confidence)
+    short = feasible & ~search.meets(m)
     rounds = search.rounds_total
     reason = np.where(short, f"not met after {rounds} simulation rounds (max_rounds)", reason)
     return QueueRequirement(queue, agents, erl_c, erl_a, feasible & ~short, reason, m,
@@ -228,6 +266,7 @@ class _Search:
     max_agents: int
     feasible: NDArray[np.bool_]
     note: Callable[[str], None]
+    guards: tuple[str, ...] = ()
     rounds_total: int = 0
     one_less: dict[str, NDArray] = field(default_factory=dict)
     one_less_half: dict[str, NDArray] = field(default_factory=dict)
@@ -238,10 +277,20 @@ class _Search:
 
     def measure(self, candidate: NDArray) -> Measured:
         self.rounds_total += 1
-        return measure(staffed(self.s, {self.queue: candidate}), self.queue)
+        s = staffed(self.s, {self.queue: candidate})
+        if not self.guards:
+            return measure(s, self.queue)
+        metrics = simulate(s).metrics
+        guard = np.ones(self.feasible.shape, bool)
+        for unit in self.guards:  # the groups staffed before must keep meeting their targets
+            guard &= meets(measured(s, metrics, unit), self.targets, self.confidence)
+        return dataclasses.replace(measured(s, metrics, self.queue), guard=guard)
 
     def meets(self, m: Measured) -> NDArray[np.bool_]:
-        return meets(m, self.targets, self.confidence) | ~self.feasible
+        ok = meets(m, self.targets, self.confidence)
+        if m.guard is not None:
+            ok &= m.guard
+        return ok | ~self.feasible
 
     def unresolved(self, agents: NDArray, m: Measured) -> NDArray[np.bool_]:
         """Busy intervals whose count the replications could not settle: at the count

@@ -39,17 +39,12 @@ from cxsim.engine.nodes import PRIORITY_NODES
 from cxsim.engine.queue import QueueNode
 from cxsim.engine.stats import (
     KIND_ABANDONED,
-    KIND_RESOLVED,
-    KIND_TRANSFERRED,
-    KIND_UNRESOLVED,
     KIND_UNSERVED,
 )
 from cxsim.engine.streams import uniforms
 from cxsim.spec.kinds import (
     VISIT_ABANDONED,
-    VISIT_HANDOFF,
     VISIT_PENDING,
-    VISIT_RESOLVED,
     VISIT_UNRESOLVED,
 )
 
@@ -247,13 +242,7 @@ class PriorityQueueNode(QueueNode):
         wait, end = t - w.t, t + handle
         ep.wait += wait
         ep.handle += handle
-        u = self.uniform()
-        if u < self.fcr:
-            kind, outcome, target = KIND_RESOLVED, VISIT_RESOLVED, None
-        elif u < self.fcr_or_transfer and self.target is not None:
-            kind, outcome, target = KIND_TRANSFERRED, VISIT_HANDOFF, self.target
-        else:
-            kind, outcome, target = KIND_UNRESOLVED, VISIT_UNRESOLVED, None
+        kind, outcome, target = self._outcome()
         self.visits.extend((w.t, kind, wait, handle, w.repeat))
         self.class_stats.add(w.t, w.cls, kind, wait)
         if self.contacts is not None:

@@ -202,18 +202,21 @@ class QueueNode(Node):
         end = start + handle
         heapreplace(free, (end, off, agent))
         ep.handle += handle
-        u = self.uniform()
-        if u < self.fcr:
-            kind, outcome, target = KIND_RESOLVED, VISIT_RESOLVED, None
-        elif u < self.fcr_or_transfer and self.target is not None:
-            kind, outcome, target = KIND_TRANSFERRED, VISIT_HANDOFF, self.target
-        else:
-            kind, outcome, target = KIND_UNRESOLVED, VISIT_UNRESOLVED, None
+        kind, outcome, target = self._outcome()
         self.visits.extend((t, kind + flag, start - t, handle, repeat))
         if self.contacts is not None:
             self.contacts.append((ep.id, ep.customer, ep.reason, t, t if flag else start,
                                   start, end, kind + flag, agent))
         return end, outcome, target
+
+    def _outcome(self) -> tuple[int, int, Node | None]:
+        """What a served contact comes to: resolved (``fcr``), transferred, or unresolved."""
+        u = self.uniform()
+        if u < self.fcr:
+            return KIND_RESOLVED, VISIT_RESOLVED, None
+        if u < self.fcr_or_transfer and self.target is not None:
+            return KIND_TRANSFERRED, VISIT_HANDOFF, self.target
+        return KIND_UNRESOLVED, VISIT_UNRESOLVED, None
 
     def _call_back(self, ep: Episode, t: float, start: float, handle: float, repeat: int,
                    explained: bool) -> tuple[float, int, Node | None]:

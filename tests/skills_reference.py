@@ -65,19 +65,13 @@ def simulate_skills(rates: dict[str, float], groups: list[Group], mu: float, n_m
         push(t + handle, "end", gi)
 
     def take(gi: int, t: float) -> bool:
-        for s in groups[gi].skills:
-            q = waiting[s]
+        # its skills' queues in its own order, then the calls overflowed to its group
+        for q in [*(waiting[s] for s in groups[gi].skills), overflowed[gi]]:
             while q and q[0]["state"] != "waiting":
                 q.pop(0)
             if q:
                 serve(q.pop(0), t, gi)
                 return True
-        q = overflowed[gi]
-        while q and q[0]["state"] != "waiting":
-            q.pop(0)
-        if q:
-            serve(q.pop(0), t, gi)
-            return True
         return False
 
     while events:

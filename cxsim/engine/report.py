@@ -125,20 +125,6 @@ INTERVAL_FIGURES = ("volume", "asa", "mean_wait", "p_wait", "service_level", "ab
                     "occupancy")
 
 
-def _means_and_cis(per_rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_mean_and_ci` along the first axis (replications), for every other element."""
-    x = np.asarray(per_rep, float)
-    ok = np.isfinite(x)
-    n = ok.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, x, 0.0).sum(axis=0) / np.where(n > 0, n, 1)
-        mean = np.where(n > 0, mean, np.nan)
-        dev = np.where(ok, x - mean, 0.0)
-        sd = np.sqrt((dev ** 2).sum(axis=0) / np.where(n > 1, n - 1, 1))
-        half = np.where(n > 1, _t_half(n) * sd / np.sqrt(np.where(n > 0, n, 1)), np.nan)
-    return mean, half
-
-
 def _t_half(n: np.ndarray) -> np.ndarray:
     """Student-t quantile of a 95% two-sided interval with n - 1 degrees of freedom (as
     :func:`cxsim.metrics.mean_ci`)."""
@@ -191,7 +177,6 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             continue
         sums = np.stack([r.touchpoint_sums[i] for r in results], axis=1)  # (field, rep, bin)
         staffed = np.stack([r.staffed_by_interval[i] for r in results])  # (rep, bin)
-        figures = queue_figures(sums, staffed * tp.concurrency.chats)
         entry: dict = {"interval_min": width,
                        "weekday": (start // MINUTES_PER_DAY).astype(int).tolist(),
                        "start_min": (start % MINUTES_PER_DAY).astype(int).tolist(),
@@ -223,10 +208,11 @@ def _groups_by_interval(s: Scenario, tp, results: Sequence[ReplicationResult],
                                            s.interval_min)
         sums = primary[:, k].copy()
         sums[:, F["busy_sum"]] = busy[:, k]
-        figures = queue_figures(np.moveaxis(sums, 1, 0), staffed * tp.concurrency.chats)
+        slots = np.broadcast_to(staffed * tp.concurrency.chats, (len(results), staffed.size))
+        pooled = _pooled_and_cis(np.moveaxis(sums, 1, 0), slots)  # as the queue's own figures
         entry = out[g_name] = {"agent_minutes": [_clean(v) for v in staffed]}
         for key in INTERVAL_FIGURES:
-            mean, half = _means_and_cis(figures[key])
+            mean, half = pooled[key]
             entry[key] = [_clean(v) for v in mean]
             entry[f"{key}_ci"] = [_clean(v) for v in half]
     return {"groups": out}

@@ -125,34 +125,24 @@ INTERVAL_FIGURES = ("volume", "asa", "mean_wait", "p_wait", "service_level", "ab
                     "occupancy")
 
 
+def _means_and_cis(per_rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_mean_and_ci` along the first axis (replications), for every other element."""
+    x = np.asarray(per_rep, float)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, x, 0.0).sum(axis=0) / np.where(n > 0, n, 1)
+        mean = np.where(n > 0, mean, np.nan)
+        dev = np.where(ok, x - mean, 0.0)
+        sd = np.sqrt((dev ** 2).sum(axis=0) / np.where(n > 1, n - 1, 1))
+        half = np.where(n > 1, _t_half(n) * sd / np.sqrt(np.where(n > 0, n, 1)), np.nan)
+    return mean, half
+
+
 def _t_half(n: np.ndarray) -> np.ndarray:
     """Student-t quantile of a 95% two-sided interval with n - 1 degrees of freedom (as
     :func:`cxsim.metrics.mean_ci`)."""
     return stdtrit(np.maximum(n - 1, 1), 0.975)
-
-
-def _pooled_and_cis(sums: np.ndarray, staffed: np.ndarray) -> dict:
-    """Per interval: each figure as a ratio of sums pooled over replications (not the mean of
-    per-replication ratios, which is biased low for a short interval: a busy interval both
-    waits more and weighs no more than a quiet one), with a jackknife 95% half-width over
-    replications (leave one out). ``sums`` (field, rep, bin), ``staffed`` (rep, bin)."""
-    n = sums.shape[1]
-    total, staffed_total = sums.sum(axis=1), staffed.sum(axis=0)
-    full = queue_figures(total, staffed_total)
-    loo = queue_figures(total[:, None, :] - sums, staffed_total[None, :] - staffed)
-    out = {}
-    for key in INTERVAL_FIGURES:
-        est, x = np.asarray(full[key], float), np.asarray(loo[key], float)
-        if key == "volume":  # a count per replication, not a ratio
-            est, x = est / n, x / max(n - 1, 1)
-        ok = np.isfinite(x)
-        m = ok.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            xbar = np.where(ok, x, 0.0).sum(axis=0) / np.where(m > 0, m, 1)
-            var = (m - 1) / np.where(m > 0, m, 1) * (np.where(ok, x - xbar, 0.0) ** 2).sum(axis=0)
-            half = np.where(m > 1, _t_half(m) * np.sqrt(var), np.nan)
-        out[key] = (est, half)
-    return out
 
 
 def window_minutes(s: Scenario) -> np.ndarray:
@@ -177,14 +167,14 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
             continue
         sums = np.stack([r.touchpoint_sums[i] for r in results], axis=1)  # (field, rep, bin)
         staffed = np.stack([r.staffed_by_interval[i] for r in results])  # (rep, bin)
+        figures = queue_figures(sums, staffed * tp.concurrency.chats)
         entry: dict = {"interval_min": width,
                        "weekday": (start // MINUTES_PER_DAY).astype(int).tolist(),
                        "start_min": (start % MINUTES_PER_DAY).astype(int).tolist(),
                        "window_min": [_clean(v) for v in window],
                        "agent_minutes": [_clean(v) for v in staffed.mean(axis=0)]}
-        pooled = _pooled_and_cis(sums, staffed * tp.concurrency.chats)
         for key in INTERVAL_FIGURES:
-            mean, half = pooled[key]
+            mean, half = _means_and_cis(figures[key])
             entry[key] = [_clean(v) for v in mean]
             entry[f"{key}_ci"] = [_clean(v) for v in half]
         if tp.groups and results[0].group_sums is not None:
@@ -208,11 +198,10 @@ def _groups_by_interval(s: Scenario, tp, results: Sequence[ReplicationResult],
                                            s.interval_min)
         sums = primary[:, k].copy()
         sums[:, F["busy_sum"]] = busy[:, k]
-        slots = np.broadcast_to(staffed * tp.concurrency.chats, (len(results), staffed.size))
-        pooled = _pooled_and_cis(np.moveaxis(sums, 1, 0), slots)  # as the queue's own figures
+        figures = queue_figures(np.moveaxis(sums, 1, 0), staffed * tp.concurrency.chats)
         entry = out[g_name] = {"agent_minutes": [_clean(v) for v in staffed]}
         for key in INTERVAL_FIGURES:
-            mean, half = pooled[key]
+            mean, half = _means_and_cis(figures[key])
             entry[key] = [_clean(v) for v in mean]
             entry[f"{key}_ci"] = [_clean(v) for v in half]
     return {"groups": out}

@@ -165,18 +165,7 @@ class PriorityQueueNode(QueueNode):
         return found
 
     def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
-        repeat = 0  # as QueueNode.visit: the same draws from the same streams
-        if ep.explained:
-            if self.uniform() >= self.carryover:
-                repeat = 1
-                ep.repeats += 1
-        ep.explained = True
-        handle = self.handle() * self.handle_factor[ep.reason] + repeat * self.repeat_min
-        patience = self.patience_by_segment[ep.segment]
-        if patience != INF:
-            patience *= self.patience()
-            if ep.intolerant:
-                patience *= self.intolerant_patience
+        repeat, _, handle, patience = self._arrival_draws(ep)  # as the FIFO queue's
         w = self._waiting_one(ep, t, self.class_of(ep), handle, repeat, patience)
         if not self._route(w, t):
             self._enqueue(w, t)

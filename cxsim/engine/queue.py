@@ -152,7 +152,11 @@ class QueueNode(Node):
         held.append(start + handle)
         return handle
 
-    def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
+    def _arrival_draws(self, ep: Episode) -> tuple[int, bool, float, float]:
+        """What every arrival draws, on every queue path: whether it explains again (context
+        lost), its handle time and its patience (``inf``: never abandons), with ``ep``'s
+        explained flag as it came. Drawn for every arrival, waiting or not, so that streams
+        stay aligned across scenarios (common random numbers)."""
         repeat, explained = 0, ep.explained
         if explained:
             if self.uniform() >= self.carryover:
@@ -160,6 +164,15 @@ class QueueNode(Node):
                 ep.repeats += 1
         ep.explained = True
         handle = self.handle() * self.handle_factor[ep.reason] + repeat * self.repeat_min
+        patience = self.patience_by_segment[ep.segment]
+        if patience != INF:
+            patience *= self.patience()
+            if ep.intolerant:
+                patience *= self.intolerant_patience
+        return repeat, explained, handle, patience
+
+    def visit(self, ep: Episode, t: float) -> tuple[float, int, Node | None]:
+        repeat, explained, handle, patience = self._arrival_draws(ep)
         start = self._service_start(t)
         wait = start - t
         # Who waits is counted for the wait announced to later callers.
@@ -167,22 +180,15 @@ class QueueNode(Node):
         if counted and self._takes_callback(t):
             heappush(self._in_queue, start)
             return self._call_back(ep, t, start, handle, repeat, explained)
-        mean_patience = self.patience_by_segment[ep.segment]
-        if mean_patience != INF:
-            # Drawn for every arrival, waiting or not, so that streams stay aligned across
-            # scenarios (common random numbers).
-            patience = self.patience() * mean_patience
-            if ep.intolerant:
-                patience *= self.intolerant_patience
-            if wait > patience:
-                if counted:
-                    heappush(self._in_queue, t + patience)
-                ep.wait += patience
-                self.visits.extend((t, KIND_ABANDONED, patience, 0.0, 0))
-                if self.contacts is not None:
-                    self.contacts.append((ep.id, ep.customer, ep.reason, t, t + patience, NAN,
-                                          NAN, KIND_ABANDONED, -1))
-                return t + patience, VISIT_ABANDONED, None
+        if wait > patience:
+            if counted:
+                heappush(self._in_queue, t + patience)
+            ep.wait += patience
+            self.visits.extend((t, KIND_ABANDONED, patience, 0.0, 0))
+            if self.contacts is not None:
+                self.contacts.append((ep.id, ep.customer, ep.reason, t, t + patience, NAN,
+                                      NAN, KIND_ABANDONED, -1))
+            return t + patience, VISIT_ABANDONED, None
         if start == INF:  # never staffed again and the customer never gives up
             self.visits.extend((t, KIND_UNSERVED, 0.0, 0.0, 0))
             return INF, VISIT_UNRESOLVED, None
@@ -223,8 +229,6 @@ class QueueNode(Node):
         """``ep`` took a call-back: the agent who reaches their place at ``start`` calls.
         Answered, it is served as any call (without a wait on the line); missed, it costs
         the agent an attempt and the need goes unserved, explained to nobody."""
-        if self.patience_by_segment[ep.segment] != INF:
-            self.patience()  # drawn as for every arrival: streams stay aligned
         if self.callback_uniform() < self.callback_answer:
             return self._serve(ep, t, start, handle, repeat, CALLBACK)
         ep.repeats -= repeat

@@ -104,7 +104,7 @@ class SkillQueueNode(PriorityQueueNode):
         names = list(tp.groups)
         groups = list(tp.groups.values())
         skills = sorted({x for g in groups for x in g.skills})
-        self.skill_names, self.group_names = skills, names
+        self.skill_names = skills
         index = {x: i for i, x in enumerate(skills)}
         # Which skills each group's agents take, in their order; which groups hold a skill.
         self.skills_of = [tuple(index[x] for x in g.skills) for g in groups]
@@ -196,28 +196,18 @@ class SkillQueueNode(PriorityQueueNode):
         if nxt >= 0:
             self.router.at(t + self.overflow_after[g], self._overflow, w.ep, (w, nxt))
 
-    def _first_waiting(self, heap: list) -> Waiting | None:
-        while heap:
-            w = heap[0][-1]
-            if w.state == WAITING:
-                heappop(heap)
-                return w
-            heappop(heap)  # served from another heap, or gone
-        return None
-
     def _free_agent(self, t: float, off: float, agent: int) -> None:
         if t >= off:
             return  # their duty is over
         g = self.group_of[agent]
-        for k in self.skills_of[g]:
-            w = self._first_waiting(self._by_skill[k])
-            if w is not None:
-                self._serve(w, t, off, agent)
-                return
-        w = self._first_waiting(self._overflowed[g])
-        if w is not None:
-            self._serve(w, t, off, agent)
-            return
+        # Its skills' queues in its own order, then the contacts overflowed to its group;
+        # a contact served from another heap, or gone, is dropped on reaching the top.
+        for heap in (*(self._by_skill[k] for k in self.skills_of[g]), self._overflowed[g]):
+            while heap:
+                w = heappop(heap)[-1]
+                if w.state == WAITING:
+                    self._serve(w, t, off, agent)
+                    return
         heappush(self._idle_by_group[g], (t, off, agent))
 
     # -- statistics ----------------------------------------------------------------------
@@ -249,9 +239,9 @@ class SkillQueueNode(PriorityQueueNode):
             heapify(heap)
 
     def _still_waiting(self) -> list[Waiting]:
-        seen = {id(x[-1]): x for heap in self._by_skill for x in heap
-                if x[-1].state == WAITING}
-        return [x[-1] for x in sorted(seen.values(), key=lambda x: x[:3])]
+        # Every waiting contact is in its skill's heap (once); overflow heaps hold copies.
+        return [x[-1] for x in sorted((x for heap in self._by_skill for x in heap
+                                       if x[-1].state == WAITING), key=lambda x: x[:3])]
 
     def close(self) -> None:
         super().close()

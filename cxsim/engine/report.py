@@ -173,10 +173,7 @@ def by_interval(s: Scenario, results: Sequence[ReplicationResult]) -> dict:
                        "start_min": (start % MINUTES_PER_DAY).astype(int).tolist(),
                        "window_min": [_clean(v) for v in window],
                        "agent_minutes": [_clean(v) for v in staffed.mean(axis=0)]}
-        for key in INTERVAL_FIGURES:
-            mean, half = _means_and_cis(figures[key])
-            entry[key] = [_clean(v) for v in mean]
-            entry[f"{key}_ci"] = [_clean(v) for v in half]
+        entry.update(_interval_entries(figures))
         if tp.groups and results[0].group_sums is not None:
             entry.update(_groups_by_interval(s, tp, results, name))
         doc[name] = entry
@@ -199,12 +196,20 @@ def _groups_by_interval(s: Scenario, tp, results: Sequence[ReplicationResult],
         sums = primary[:, k].copy()
         sums[:, F["busy_sum"]] = busy[:, k]
         figures = queue_figures(np.moveaxis(sums, 1, 0), staffed * tp.concurrency.chats)
-        entry = out[g_name] = {"agent_minutes": [_clean(v) for v in staffed]}
-        for key in INTERVAL_FIGURES:
-            mean, half = _means_and_cis(figures[key])
-            entry[key] = [_clean(v) for v in mean]
-            entry[f"{key}_ci"] = [_clean(v) for v in half]
+        out[g_name] = {"agent_minutes": [_clean(v) for v in staffed],
+                       **_interval_entries(figures)}
     return {"groups": out}
+
+
+def _interval_entries(figures: dict[str, np.ndarray]) -> dict[str, list]:
+    """:data:`INTERVAL_FIGURES` per interval: means over replications (first axis) and
+    their ``_ci``."""
+    entry: dict[str, list] = {}
+    for key in INTERVAL_FIGURES:
+        mean, half = _means_and_cis(figures[key])
+        entry[key] = [_clean(v) for v in mean]
+        entry[f"{key}_ci"] = [_clean(v) for v in half]
+    return entry
 
 
 def by_hour_of_day(sums: np.ndarray) -> np.ndarray:
@@ -233,9 +238,8 @@ def _by_class(s: Scenario, results: Sequence[ReplicationResult]) -> dict[str, di
     for name, sums in parts.items():
         entry = doc[name] = {}
         for key, per_rep in class_figures(sums).items():
-            both = [_mean_and_ci(per_rep[:, k]) for k in range(per_rep.shape[1])]
-            entry[key] = {str(k + 1): _clean(m) for k, (m, _) in enumerate(both)}
-            entry[f"{key}_ci"] = {str(k + 1): _clean(h) for k, (_, h) in enumerate(both)}
+            labels = [str(k + 1) for k in range(per_rep.shape[1])]
+            entry[key], entry[f"{key}_ci"] = _labelled(per_rep, labels)
     return doc
 
 

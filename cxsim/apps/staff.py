@@ -46,6 +46,14 @@ def _targets(cfg: StaffConfig):
         raise SpecError("targets", str(e).split(" ")[0], str(e)) from None
 
 
+def _earlier_groups(unit: str, plans: dict) -> list[str]:
+    """The agent groups of ``unit``'s queue staffed before it (whose targets it must keep)."""
+    from cxsim.workforce.simulated import split_unit
+
+    queue, group = split_unit(unit)
+    return [] if group is None else [u for u in plans if split_unit(u)[0] == queue]
+
+
 def _cx_targets(cfg: StaffConfig, scenario):
     from cxsim.workforce.cx import CxTargets
 
@@ -101,11 +109,13 @@ def _scenario_overrides(scenario) -> tuple[str | None, dict]:
 
 def _check(cfg: StaffConfig, scenario) -> list[str]:
     """The queues to staff, refused before any work if one is no agent queue."""
+    from cxsim.workforce.simulated import split_unit
+
     named = list(cfg.queues) or [n for n, tp in scenario.touchpoints.items()
                                  if KINDS[tp.kind].live and is_staffed(tp)]
     queues = []
     for q in named:
-        name, _, group = q.partition(".")
+        name, group = split_unit(q)
         tp = scenario.touchpoints.get(name)
         if tp is None or not KINDS[tp.kind].assisted:
             known = ", ".join(n for n, t in scenario.touchpoints.items()
@@ -149,7 +159,7 @@ def run(cfg: DictConfig) -> dict:
         staffing_document,
         tradeoff,
     )
-    from cxsim.workforce.simulated import staffed
+    from cxsim.workforce.simulated import split_unit, staffed
 
     typed: StaffConfig = to_typed(cfg)
     with user_errors("invalid scenario: "):
@@ -186,10 +196,10 @@ def run(cfg: DictConfig) -> dict:
                     max_part_time_share=typed.max_part_time_share, mip_gap=typed.mip_gap,
                     time_limit_s=typed.time_limit_s,
                     note=lambda msg: print(msg, flush=True) if progress_of(cfg) else None,
-                    guards=[u for u in plans if "." in q and u.split(".")[0] == q.split(".")[0]])
+                    guards=_earlier_groups(q, plans))
             except RosterRuleError as e:
                 fail(f"queue {q}: {e}")
-            if "." in q:
+            if split_unit(q)[1] is not None:
                 current = staffed(current, {q: plans[q].need.agents})
             bar.update()
     curve = tradeoff(plans, targets, typed.tradeoff_levels, scenario.interval_min, cost)

@@ -30,7 +30,7 @@ from cxsim.engine import simulate
 from cxsim.spec import Scenario
 from cxsim.spec.kinds import MINUTES_PER_DAY, MINUTES_PER_MONTH
 from cxsim.workforce.requirements import Targets, requirement
-from cxsim.workforce.simulated import Measured, measured, staffed, unit_agents
+from cxsim.workforce.simulated import Measured, measured, staffed, unit_table
 
 # The customers' figures of each level, as metrics.json names them (top level: live queues
 # pooled, customers' outcomes), each with its ``_ci``.
@@ -55,7 +55,7 @@ class CxTargets:
 
 def level_tables(s: Scenario, pilots: dict[str, Measured], targets: Targets,
                  level: float) -> tuple[dict[str, np.ndarray], float]:
-    """Each queue's agents per interval (7 x intervals of the day) by Erlang A on its
+    """Each unit's agents per interval (7 x intervals of the day) by Erlang A on its
     measured load at service level ``level``, and their agent-hours a week. An interval whose
     target no count reaches, or that the pilot did not measure, keeps the scenario's
     staffing there."""
@@ -64,18 +64,11 @@ def level_tables(s: Scenario, pilots: dict[str, Measured], targets: Targets,
     for queue, m in pilots.items():
         lam = np.where(m.observed, np.nan_to_num(m.arrival_rate), 0.0)
         r = requirement(lam, m.service_rate, t, patience_rate=m.patience_rate)
-        own = staffed_table(s, queue, lam.shape[1])
+        own = unit_table(s, queue)
         agents = np.where(r.feasible & m.observed, r.agents, own)
         tables[queue] = agents
         hours += float(agents.sum()) * (MINUTES_PER_DAY / lam.shape[1]) / 60
     return tables, hours
-
-
-def staffed_table(s: Scenario, queue: str, per_day: int) -> np.ndarray:
-    """The scenario's own agents of ``queue`` (or ``queue.group``) per interval (the most on
-    duty in it)."""
-    weekly = unit_agents(s, queue)
-    return weekly.reshape(DAYS_PER_WEEK, per_day, -1).max(axis=2).astype(np.int64)
 
 
 def cx_curve(s: Scenario, pilots: dict[str, Measured], targets: Targets,

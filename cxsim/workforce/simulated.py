@@ -93,6 +93,13 @@ def unit_agents(s: Scenario, unit: str) -> NDArray[np.int64]:
     return weekly_agents(g.shifts, g.staffing)
 
 
+def unit_table(s: Scenario, unit: str) -> NDArray[np.int64]:
+    """The unit's agents per interval of the scenario's ``interval_min`` (7 x intervals of
+    the day), as the scenario staffs it: the most on duty in each interval."""
+    per_day = int(MINUTES_PER_DAY) // s.interval_min
+    return unit_agents(s, unit).reshape(DAYS, per_day, s.interval_min).max(axis=2)
+
+
 def measure(s: Scenario, queue: str) -> Measured:
     """Simulate ``s`` and read the unit's (a queue's or an agent group's, ``queue.group``)
     per-interval figures from ``by_interval``."""
@@ -237,8 +244,7 @@ def simulated_requirement(
     feasible = reason == ""
     # Intervals the search cannot decide keep the scenario's staffing (the most agents on
     # duty in the interval), so that the queue opens, carries over and closes as before.
-    per_day = int(MINUTES_PER_DAY) // s.interval_min
-    current = unit_agents(s, queue).reshape(DAYS, per_day, s.interval_min).max(axis=2)
+    current = unit_table(s, queue)
     agents = np.where(feasible, start, current).astype(np.int64)
     search = _Search(s, queue, targets, confidence, max_agents, feasible, note, tuple(guards))
     agents, m = search.run(agents, max_rounds, erlang_raise=True)

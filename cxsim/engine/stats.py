@@ -115,8 +115,7 @@ class TouchpointStats:
         served = kind >= KIND_RESOLVED
         queued = kind >= KIND_ABANDONED  # waited on the line (every queue visit but call-backs)
         if calls:
-            online = ~called
-            queued &= online
+            queued &= ~called
             missed = called & (kind == KIND_FAILED)
             sums[F["failed"]] -= np.bincount(slot[missed], minlength=n_bins)
             add("callbacks", called)
